@@ -1,0 +1,51 @@
+# dangan — two commands on a fresh Debian/Ubuntu machine:
+#   make run    install everything, then watch inbox/
+#   make test   install everything, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-chi-sim-vert \
+	tesseract-ocr-chi-tra-vert tesseract-ocr-osd ghostscript poppler-utils qpdf unpaper pngquant \
+	fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming libgl1 libglib2.0-0 python3-venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP_APT := $(VENV)/.apt-done
+STAMP_PY := $(VENV)/.py-done
+
+.PHONY: install run test bench bench-quick clean
+
+install: $(STAMP_APT) $(STAMP_PY)
+
+$(STAMP_APT):
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(STAMP_PY): pyproject.toml $(STAMP_APT)
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+run: install
+	$(BIN)/dangan init
+	$(BIN)/dangan watch
+
+test: install
+	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+# Benchmarks print figures; they are not tests. PAGES scales the index benchmark.
+PAGES ?= 100000
+bench: install
+	$(BIN)/python bench/ocr_bench.py --pages 12
+	$(BIN)/python bench/index_bench.py --pages $(PAGES)
+
+bench-quick: install
+	$(BIN)/python bench/ocr_bench.py --pages 4
+	$(BIN)/python bench/index_bench.py --pages 5000
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

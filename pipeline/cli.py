@@ -1,0 +1,313 @@
+"""``dangan`` command line (Typer + Rich). ``--json`` output is stable: see README."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline import __version__
+from pipeline.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="dangan: scanner inbox → Chinese OCR → PDF/A → search")
+index_app = typer.Typer(no_args_is_help=True, help="Search index maintenance.")
+app.add_typer(index_app, name="index")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def init() -> None:
+    """Create the data home and the catalog (runs database migrations)."""
+    from pipeline.store import Database
+
+    s = _settings()
+    for d in (s.home, s.ingest.inbox, s.originals_dir, s.pages_dir, s.pdf_dir, s.quarantine_dir, s.staging_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    Database(s.db_url).dispose()
+    console.print(f"data home {s.home}\ncatalog   {s.db_url}\ninbox     {s.ingest.inbox}")
+
+
+@app.command()
+def watch(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run the pipeline: watch the inbox, OCR, build PDF/A, index. Stop with Ctrl-C."""
+    from pipeline.runner import Service, ServiceBusy
+
+    _logging(verbose)
+    s = _settings()
+    try:
+        service = Service(s)
+    except ServiceBusy as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1)
+    console.print(f"dangan {__version__}: watching {s.ingest.inbox} with {s.worker_count} worker(s); "
+                  f"data in {s.home}")
+    service.run()
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (a folder is one item)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait until every item is searchable."),
+) -> None:
+    """Ingest files once, without moving them. Processes them here unless a service runs."""
+    from pipeline.ingest.intake import Intake
+    from pipeline.ingest.probe import BadInput
+    from pipeline.runner import Service, ServiceBusy
+    from pipeline.store import Database, Item, ItemState
+
+    _logging(False)
+    logging.getLogger().setLevel(logging.WARNING)
+    s = _settings()
+    try:
+        service: Service | None = Service(s, watch=False)
+        db = service.db
+    except ServiceBusy:
+        service, db = None, Database(s.db_url)
+    intake = Intake(s, db)
+    item_ids: list[int] = []
+    quarantined = 0
+    for path in paths:
+        path = path.absolute()
+        try:
+            checked = intake.check(path)
+        except BadInput as exc:
+            r = intake.quarantine(path, exc.reason, root=path.parent, remove=False)
+            err.print(f"[yellow]quarantined[/yellow] {path}: {r.message}")
+            quarantined += 1
+            continue
+        r = intake.take(path, checked, root=path.parent, remove=False)
+        console.print(f"{r.outcome:10} {r.entry} (item {r.item_id})")
+        if r.item_id is not None:
+            item_ids.append(r.item_id)
+    if not item_ids:
+        if service is not None:
+            service.close()
+        raise typer.Exit(1 if quarantined else 0)
+
+    def finished() -> tuple[int, int]:
+        with db.session() as sess:
+            items = [sess.get(Item, i) for i in item_ids]
+            done = sum(1 for it in items if it.state in (ItemState.DONE, ItemState.FAILED))
+            pages = sum(len(it.pages) for it in items if it.state == ItemState.DONE)
+        return done, pages
+
+    if service is None and not wait:
+        console.print("handed over to the running dangan service")
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as progress:
+        task = progress.add_task("ingest", total=len(item_ids))
+
+        def tick(_results=None) -> None:
+            done, pages = finished()
+            progress.update(task, completed=done, description=f"ingest ({pages} pages searchable)")
+
+        if service is not None:
+            service.run(until=lambda: finished()[0] >= len(item_ids), on_tick=tick)
+        else:
+            while finished()[0] < len(item_ids):
+                tick()
+                time.sleep(0.5)
+        tick()
+    with db.session() as sess:
+        failed = [i for i in item_ids if sess.get(Item, i).state == ItemState.FAILED]
+    for i in failed:
+        err.print(f"[red]item {i} failed[/red]; see `dangan status`")
+    raise typer.Exit(1 if failed or quarantined else 0)
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="Name, ID number or phrase; words are ANDed, \"quotes\" keep a phrase."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (stable)."),
+    limit: int = typer.Option(10, "--limit", min=1, max=1000),
+    year: Optional[int] = typer.Option(None, "--year"),
+    village: Optional[str] = typer.Option(None, "--village"),
+    category: Optional[str] = typer.Option(None, "--category"),
+) -> None:
+    """Full-text search over every indexed page. ID numbers are masked in snippets."""
+    from pipeline.index import open_index
+
+    s = _settings()
+    filters = {k: v for k, v in (("year", year), ("village", village), ("category", category)) if v is not None}
+    index = open_index(s.index.backend, s.index_dir)
+    try:
+        result = index.search(query, limit=limit, filters=filters or None)
+    finally:
+        index.close()
+    if as_json:
+        payload = {
+            "query": result.query,
+            "total": result.total,
+            "millis": round(result.millis, 3),
+            "hits": [asdict(h) for h in result.hits],
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not result.hits:
+        console.print(f"no page matches {query!r}")
+        raise typer.Exit(0)
+    table = Table(title=f"{result.total} page(s) match {query!r} ({result.millis:.1f} ms)", show_lines=True)
+    for col in ("档号 archival code", "题名 title", "page", "snippet", "PDF/A"):
+        table.add_column(col, overflow="fold")
+    for h in result.hits:
+        snippet = h.snippet.replace("【", "[bold red]").replace("】", "[/bold red]")
+        table.add_row(h.archival_code, h.title, str(h.page_no), snippet, h.pdf_path or "")
+    console.print(table)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Queue depth, done, failed, quarantined, throughput."""
+    from pipeline.runner import ProcessorLock
+    from pipeline.store import Catalog, Database, ItemState, QuarantinedFile
+    from sqlalchemy import select
+
+    s = _settings()
+    db = Database(s.db_url)
+    st = Catalog(db).status()
+    running = ProcessorLock(s.home).held_elsewhere()
+    with db.session() as sess:
+        recent_q = sess.execute(
+            select(QuarantinedFile.original_name, QuarantinedFile.reason)
+            .order_by(QuarantinedFile.id.desc()).limit(5)).all()
+    data = {
+        "service_running": running,
+        "queued": st.by_state.get(ItemState.QUEUED, 0),
+        "processing": st.by_state.get(ItemState.PROCESSING, 0),
+        "archived_awaiting_index": st.by_state.get(ItemState.ARCHIVED, 0),
+        "done": st.by_state.get(ItemState.DONE, 0),
+        "failed": st.by_state.get(ItemState.FAILED, 0),
+        "quarantined": st.quarantined,
+        "pages_searchable": st.pages_done,
+        "pages_per_minute": round(st.pages_per_minute, 2),
+        "recent_quarantine": [{"entry": n, "reason": r} for n, r in recent_q],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"dangan {__version__} — {s.home}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for key in ("service_running", "queued", "processing", "archived_awaiting_index", "done", "failed",
+                "quarantined", "pages_searchable", "pages_per_minute"):
+        table.add_row(key.replace("_", " "), str(data[key]))
+    console.print(table)
+    for q in data["recent_quarantine"]:
+        console.print(f"[yellow]quarantined[/yellow] {q['entry']}: {q['reason']}")
+
+
+@app.command()
+def ocr(
+    image: Path = typer.Argument(..., exists=True, dir_okay=False),
+    engine: str = typer.Option("", "--engine", "-e", help="rapidocr | tesseract (default: config)"),
+    as_json: bool = typer.Option(False, "--json"),
+    no_prepare: bool = typer.Option(False, "--no-prepare", help="Skip orientation and deskew."),
+) -> None:
+    """Print the recognised text of one image in reading order."""
+    from pipeline.ocr import recognize_file
+
+    s = _settings()
+    page = recognize_file(image, engine or s.ocr.engine, prepare=not no_prepare)
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "engine": page.engine, "width": page.width, "height": page.height,
+            "seconds": round(page.seconds, 3), "confidence": round(page.confidence, 4), "text": page.text,
+            "lines": [{"text": l.text, "confidence": round(l.confidence, 4), "box": l.box,
+                       "vertical": l.vertical} for l in page.lines],
+        }, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(page.text + "\n")
+
+
+@index_app.command("rebuild")
+def index_rebuild() -> None:
+    """Recreate the search index from the catalog (the index is only a cache)."""
+    from pipeline.runner import ProcessorLock
+    from pipeline.runner.indexer import Indexer
+    from pipeline.store import Catalog, Database
+
+    s = _settings()
+    lock = ProcessorLock(s.home)
+    if not lock.acquire():
+        err.print("[red]a dangan processor is running on this data home; stop it first[/red]")
+        raise typer.Exit(1)
+    try:
+        catalog = Catalog(Database(s.db_url))
+        total_pages = catalog.count_pages() + catalog.count_pages("archived")
+        with Progress(TextColumn("rebuild"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err) as progress:
+            task = progress.add_task("rebuild", total=total_pages)
+            indexer = Indexer(s, catalog)
+            n = indexer.rebuild(progress=lambda k: progress.advance(task, k))
+            indexer.close()
+        console.print(f"indexed {n} page(s) with {s.index.backend}")
+    finally:
+        lock.release()
+
+
+@index_app.command("import")
+def index_import(jsonl: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Load pages (text + metadata) from a legacy system: one JSON object per line."""
+    from pipeline.runner import ProcessorLock
+    from pipeline.runner.importer import ImportError_, import_jsonl
+    from pipeline.runner.indexer import Indexer
+    from pipeline.store import Catalog, Database
+
+    s = _settings()
+    lock = ProcessorLock(s.home)
+    if not lock.acquire():
+        err.print("[red]a dangan processor is running on this data home; stop it first[/red]")
+        raise typer.Exit(1)
+    try:
+        db = Database(s.db_url)
+        lines = sum(1 for _ in jsonl.open(encoding="utf-8"))
+        with Progress(TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err) as progress:
+            task = progress.add_task("import", total=lines)
+            try:
+                report = import_jsonl(jsonl, db, s, progress=lambda k: progress.advance(task, k))
+            except ImportError_ as exc:
+                err.print(f"[red]{exc}[/red]")
+                raise typer.Exit(1)
+            indexer = Indexer(s, Catalog(db))
+            while indexer.index_archived(batch=500):
+                pass
+            indexer.close()
+        console.print(f"imported {report.pages} page(s) in {report.items} item(s); "
+                      f"{report.skipped} duplicate page(s) skipped")
+    finally:
+        lock.release()
+
+
+if __name__ == "__main__":
+    app()

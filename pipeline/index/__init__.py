@@ -1,0 +1,22 @@
+"""Full-text search over OCR'd pages: a rebuildable cache of the catalog.
+
+tantivy is the embedded default; Whoosh sits behind the same interface.
+"""
+
+from .analysis import ANALYZER_VERSION, normalize, query_plan
+from .base import BACKENDS, DEFAULT_BACKEND, IndexDirectoryError, SearchIndex, needs_rebuild, open_index
+from .snippets import make_snippet, mask_id_numbers
+
+__all__ = [
+    "ANALYZER_VERSION",
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "IndexDirectoryError",
+    "SearchIndex",
+    "make_snippet",
+    "mask_id_numbers",
+    "needs_rebuild",
+    "normalize",
+    "open_index",
+    "query_plan",
+]

@@ -1,0 +1,258 @@
+"""Chinese text analysis shared by every search backend.
+
+Tokenisation happens here, in the application, not inside the engine: every
+backend indexes the same whitespace-separated token streams, so tantivy and
+Whoosh give the same answers and switching engines never changes recall.
+
+Pipeline (research/search-engines.md §2.3: each step was measured to matter):
+
+1. NFKC per character (full-width digits/letters, ideographic space → ASCII).
+2. Re-join what OCR split: whitespace between two Han characters and inside
+   digit runs is removed ("张 伟" → "张伟", "6101 02…" → "610102…").
+3. Traditional → Simplified, character by character with OpenCC's t2s table.
+   Character level (not phrase level) on purpose: query and page are converted
+   independently, and a context-dependent phrase table could convert the same
+   name differently in the two (OpenCC's phrase table turns 沈靜 into 沉静).
+4. Letter → digit repair inside 18-character ID-like runs (O→0, l/I→1, S→5,
+   B→8, Z→2) — OCR confuses these in ID numbers.
+5. ASCII lower-casing.
+
+Every step keeps a per-character map back to the original text, so snippets
+can highlight and mask the *original* OCR text (see snippets.py).
+
+Tokens: a Han run of n characters gives n unigrams and n-1 bigrams (a 1-char
+run also goes into the bigram stream as itself); an ASCII/other letter-digit
+run is one token in both streams; punctuation is dropped. Phrases and names of
+≥2 characters are exact phrase queries over the bigram stream; a single
+character is a term query over the unigram stream.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Bump whenever normalize()/index_tokens() change what ends up in the index:
+# the sentinel in the index directory then forces a rebuild from the catalog.
+ANALYZER_VERSION = "cjk-unibi-1"
+
+# Longest letter/digit token kept (engines have term-length limits; garbage
+# OCR runs must not break indexing). Applied identically at query time.
+MAX_TOKEN_CHARS = 64
+
+# Han ideographs (BMP + extension planes) and 〇, used in dates (二〇一六年).
+_HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RE = re.compile(f"[{_HAN}]")
+# Token runs: Han runs, or runs of other letters/digits (not underscore).
+_RUN_RE = re.compile(f"(?P<han>[{_HAN}]+)|(?P<alnum>[^\\W_{_HAN}]+)")
+# Whitespace that OCR put inside a Han word or a number.
+_SPLIT_WS_RE = re.compile(
+    f"(?<=[{_HAN}])\\s+(?=[{_HAN}])"
+    r"|(?<=[0-9])\s+(?=[0-9])"
+    r"|(?<=[0-9])\s+(?=[Xx](?![0-9A-Za-z]))"  # ID check character on the next line
+)
+# An 18-char run that could be an ID number with OCR letter-for-digit errors.
+_ID_LIKE_RE = re.compile(r"(?<![0-9A-Za-z])[0-9OoIlSBZ]{17}[0-9OoIlSBZXx](?![0-9A-Za-z])")
+_ID_REPAIR = str.maketrans("OoIlSBZ", "0011582")
+# A (normalised) ID number: 17 digits + digit or x.
+ID_RE = re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+class _NfkcTable(dict):
+    """str.translate table that computes NFKC per character on first sight."""
+
+    def __missing__(self, code: int) -> str:
+        value = unicodedata.normalize("NFKC", chr(code))
+        self[code] = value
+        return value
+
+
+class _T2sTable(dict):
+    """str.translate table: Traditional → Simplified for one Han character."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        value = char
+        if _HAN_RE.match(char):
+            converted = _opencc().convert(char)
+            if len(converted) == 1:  # keep the 1:1 offset map intact
+                value = converted
+        self[code] = value
+        return value
+
+
+_NFKC = _NfkcTable()
+_T2S = _T2sTable()
+
+
+@lru_cache(maxsize=1)
+def _opencc():
+    import opencc  # local import: keeps module import cheap for CLI start-up
+
+    return opencc.OpenCC("t2s")
+
+
+def _repair_id(match: re.Match[str]) -> str:
+    run = match.group(0)
+    # Only touch runs that are mostly digits already: a real word never is.
+    if sum(c.isdigit() for c in run) < 14:
+        return run
+    return run.translate(_ID_REPAIR)  # the check character X is not in the table
+
+
+def normalize_with_map(text: str) -> tuple[str, list[int]]:
+    """Normalised text plus, for each of its characters, the index in ``text``."""
+    s = text.translate(_NFKC)
+    if len(s) == len(text):  # NFKC never maps a character to "": 1:1, fast path
+        offsets = list(range(len(text)))
+    else:
+        offsets = []
+        for i, char in enumerate(text):
+            offsets.extend([i] * len(_NFKC[ord(char)]))
+    s, offsets = _drop_split_whitespace(s, offsets)
+    return _char_level_steps(s), offsets
+
+
+def normalize(text: str) -> str:
+    """Normalise OCR text or a query for indexing/matching (see module doc)."""
+    s = text.translate(_NFKC)
+    s = _SPLIT_WS_RE.sub("", s)
+    return _char_level_steps(s)
+
+
+def _drop_split_whitespace(s: str, offsets: list[int]) -> tuple[str, list[int]]:
+    spans = [m.span() for m in _SPLIT_WS_RE.finditer(s)]
+    if not spans:
+        return s, offsets
+    out_s: list[str] = []
+    out_o: list[int] = []
+    pos = 0
+    for start, end in spans:
+        out_s.append(s[pos:start])
+        out_o.extend(offsets[pos:start])
+        pos = end
+    out_s.append(s[pos:])
+    out_o.extend(offsets[pos:])
+    return "".join(out_s), out_o
+
+
+def _char_level_steps(s: str) -> str:
+    """Length-preserving steps (the offset map stays valid through them)."""
+    s = s.translate(_T2S)
+    s = _ID_LIKE_RE.sub(_repair_id, s)
+    return s.translate(_ASCII_LOWER)
+
+
+def is_han(char: str) -> bool:
+    return bool(_HAN_RE.match(char))
+
+
+def runs(normalized: str) -> list[tuple[str, bool]]:
+    """(run, is_han) for every token run of normalised text, in order."""
+    out = []
+    for m in _RUN_RE.finditer(normalized):
+        han = m.group("han")
+        if han is not None:
+            out.append((han, True))
+        else:
+            out.append((m.group("alnum")[:MAX_TOKEN_CHARS], False))
+    return out
+
+
+def index_tokens(normalized: str) -> tuple[list[str], list[str]]:
+    """(unigram stream, bigram stream) of normalised text."""
+    unigrams: list[str] = []
+    bigrams: list[str] = []
+    for run, han in runs(normalized):
+        if han:
+            unigrams.extend(run)
+            if len(run) == 1:
+                bigrams.append(run)
+            else:
+                bigrams.extend(run[i : i + 2] for i in range(len(run) - 1))
+        else:
+            unigrams.append(run)
+            bigrams.append(run)
+    return unigrams, bigrams
+
+
+# Separates title tokens from page-text tokens in one stream; index_tokens never
+# emits it, so no phrase can match across the title/text boundary.
+FIELD_BREAK = "|"
+
+
+def page_streams(title: str, text: str) -> tuple[str, str]:
+    """(unigram, bigram) token streams of a page, space-joined for the
+    engines' whitespace tokenizers: title tokens, FIELD_BREAK, text tokens."""
+    t_uni, t_bi = index_tokens(normalize(title or ""))
+    x_uni, x_bi = index_tokens(normalize(text or ""))
+    return " ".join([*t_uni, FIELD_BREAK, *x_uni]), " ".join([*t_bi, FIELD_BREAK, *x_bi])
+
+
+# ───────────────────────────── queries ─────────────────────────────
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One AND-ed query term.
+
+    A page matches when it holds every token of ``unigrams`` in the unigram
+    stream AND the token sequence ``phrase`` consecutively in the bigram
+    stream (a 1-token phrase is a plain term query).
+    """
+
+    raw: str  # as typed (without quotes)
+    normalized: str
+    runs: tuple[tuple[str, bool], ...]  # token runs of the normalised term
+    unigrams: tuple[str, ...] = ()
+    phrase: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    query: str
+    terms: tuple[QueryTerm, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms
+
+
+_QUERY_PART_RE = re.compile(r'"([^"]*)"|(\S+)')
+
+
+def _plan_term(raw: str) -> QueryTerm | None:
+    norm = normalize(raw)
+    term_runs = runs(norm)
+    if not term_runs:
+        return None  # punctuation only
+    if len(term_runs) == 1 and term_runs[0][1] and len(term_runs[0][0]) == 1:
+        return QueryTerm(raw, norm, tuple(term_runs), unigrams=(term_runs[0][0],))
+    unigrams: list[str] = []
+    middle = list(term_runs)
+    # A 1-char Han run at the *edge* of a mixed term ("2016年") may be the
+    # start/end of a longer run in the page ("2016年度" → bigram 年度), so it
+    # cannot be a phrase position; require it as a unigram instead.
+    if len(middle) > 1 and middle[-1][1] and len(middle[-1][0]) == 1:
+        unigrams.append(middle.pop()[0])
+    if len(middle) > 1 and middle[0][1] and len(middle[0][0]) == 1:
+        unigrams.append(middle.pop(0)[0])
+    _, phrase = index_tokens(" ".join(run for run, _ in middle))
+    return QueryTerm(raw, norm, tuple(term_runs), unigrams=tuple(unigrams), phrase=tuple(phrase))
+
+
+def query_plan(query: str) -> QueryPlan:
+    """Parse a user query: whitespace-separated terms are AND-ed,
+    "double-quoted" phrases are kept whole (their inner spaces are
+    normalised away like OCR spaces). An empty plan matches every page."""
+    terms: list[QueryTerm] = []
+    for m in _QUERY_PART_RE.finditer(query or ""):
+        raw = m.group(1) if m.group(1) is not None else m.group(2)
+        # Inside quotes, spaces are part of the phrase, also between Latin words.
+        term = _plan_term(raw)
+        if term is not None and term not in terms:
+            terms.append(term)
+    return QueryPlan(query or "", tuple(terms))

@@ -1,0 +1,298 @@
+"""SearchIndex interface, backend registry and the version sentinel.
+
+The index is a rebuildable cache of the catalog. A small JSON sentinel in the
+index directory records which backend, schema and analyzer wrote it. Opening
+an index whose sentinel differs (or that has none) wipes and recreates it and
+marks it "rebuild needed"; ``needs_rebuild`` stays true until the caller has
+re-added every page from the catalog and called ``mark_rebuilt()`` (or used
+``rebuild()``, which does both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ..domain import PageDocument, SearchHit, SearchResult
+from .analysis import ANALYZER_VERSION, QueryPlan, query_plan
+from .snippets import make_snippet
+
+SENTINEL_NAME = "dangan-index.json"
+BACKENDS = ("tantivy", "whoosh")
+DEFAULT_BACKEND = "tantivy"
+FILTER_FIELDS = ("year", "village", "category")
+
+_STATE_READY = "ready"
+_STATE_REBUILD = "rebuild-needed"
+
+
+class IndexDirectoryError(RuntimeError):
+    """The index directory cannot be used (e.g. it holds foreign files)."""
+
+
+class SearchIndex(ABC):
+    """Full-text page index. One writer per index directory (both engines
+    lock it); readers may be any number of processes. Changes become visible
+    to ``search``/``count`` after ``commit()``."""
+
+    backend: str = ""
+    SCHEMA_VERSION: int = 0
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @property
+    def schema_version(self) -> int:
+        return self.SCHEMA_VERSION
+
+    # ── writing ──
+    @abstractmethod
+    def add(self, docs: Iterable[PageDocument]) -> int:
+        """Upsert pages by page_id; returns how many were given."""
+
+    @abstractmethod
+    def delete_items(self, item_ids: Iterable[int]) -> None:
+        """Remove every page of these items (件)."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make pending changes durable and visible."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Remove every page (committed at once)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the writer lock; uncommitted changes are discarded."""
+
+    # ── reading ──
+    @abstractmethod
+    def count(self) -> int:
+        """Committed pages in the index."""
+
+    @abstractmethod
+    def _search(
+        self, plan: QueryPlan, filters: dict, n: int
+    ) -> tuple[int, list[tuple[float, dict]]]:
+        """(total matches, up to n (score, stored fields) best-first).
+
+        Stored fields: page_id, item_id, archival_code, title, page_no, text,
+        year, village, category, pdf_path. For an empty plan (browse), rows
+        must already be in archival_code/page_no order."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filters: dict | None = None,
+    ) -> SearchResult:
+        """AND of the query's terms (see analysis.query_plan), optionally
+        restricted by exact year/village/category. Hits are ordered by score,
+        ties by archival_code then page_no; ``total`` counts all matches."""
+        started = time.perf_counter()
+        plan = query_plan(query)
+        clean = _check_filters(filters)
+        limit = max(int(limit), 0)
+        offset = max(int(offset), 0)
+        want = offset + limit
+        if want == 0:
+            total, _ = self._search(plan, clean, 1)
+            rows: list[tuple[float, dict]] = []
+        elif plan.empty:
+            total, rows = self._search(plan, clean, want)
+        else:
+            total, rows = _fetch_with_ties(lambda n: self._search(plan, clean, n), want)
+            rows.sort(key=lambda r: (-r[0], r[1]["archival_code"], r[1]["page_no"]))
+        hits = [_hit(score, fields, plan) for score, fields in rows[offset:want]]
+        millis = (time.perf_counter() - started) * 1000
+        return SearchResult(query=query, total=total, hits=hits, millis=millis)
+
+    # ── rebuild bookkeeping ──
+    def mark_rebuilt(self) -> None:
+        """Record that the index again mirrors the catalog (after a rebuild)."""
+        write_sentinel(self.path, self.backend, self.schema_version, _STATE_READY)
+
+    def rebuild(self, docs: Iterable[PageDocument], batch: int = 5000) -> int:
+        """clear → add all pages in batches (commit per batch) → mark_rebuilt.
+        If the process dies half-way, needs_rebuild() stays true."""
+        self.clear()
+        write_sentinel(self.path, self.backend, self.schema_version, _STATE_REBUILD)
+        total = 0
+        chunk: list[PageDocument] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) >= batch:
+                total += self.add(chunk)
+                self.commit()
+                chunk = []
+        total += self.add(chunk)
+        self.commit()
+        self.mark_rebuilt()
+        return total
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _check_filters(filters: dict | None) -> dict:
+    clean: dict = {}
+    for key, value in (filters or {}).items():
+        if key not in FILTER_FIELDS:
+            raise ValueError(f"unknown filter {key!r}; valid: {', '.join(FILTER_FIELDS)}")
+        if value is None:
+            continue
+        clean[key] = int(value) if key == "year" else str(value)
+    return clean
+
+
+def _fetch_with_ties(
+    fetch: Callable[[int], tuple[int, list[tuple[float, dict]]]], want: int
+) -> tuple[int, list[tuple[float, dict]]]:
+    """Fetch the top ``want`` rows plus every row tied with the last one, so
+    the (score, archival_code, page_no) order is the same on every backend
+    and stable across pages of results (BM25 ties are common: field norms
+    are quantised)."""
+    n = want + 1
+    while True:
+        total, rows = fetch(n)
+        if len(rows) < n or rows[-1][0] < rows[want - 1][0]:
+            return total, rows
+        n *= 2
+
+
+def _hit(score: float, f: dict, plan: QueryPlan) -> SearchHit:
+    return SearchHit(
+        page_id=int(f["page_id"]),
+        item_id=int(f["item_id"]),
+        archival_code=f["archival_code"],
+        title=f["title"],
+        page_no=int(f["page_no"]),
+        score=float(score),
+        snippet=make_snippet(f.get("text") or "", plan),
+        pdf_path=f.get("pdf_path"),
+        year=f.get("year"),
+        village=f.get("village"),
+        category=f.get("category"),
+    )
+
+
+def stored_fields(doc: PageDocument) -> dict:
+    """What a backend stores per page (everything SearchHit needs + text)."""
+    return {
+        "page_id": doc.page_id,
+        "item_id": doc.item_id,
+        "archival_code": doc.archival_code,
+        "title": doc.title,
+        "page_no": doc.page_no,
+        "text": doc.text,
+        "year": doc.year,
+        "village": doc.village,
+        "category": doc.category,
+        "pdf_path": doc.pdf_path,
+    }
+
+
+def sort_key(archival_code: str, page_no: int) -> str:
+    # Tab sorts before every printable character: "J1" < "J1-2".
+    return f"{archival_code}\t{page_no:06d}"
+
+
+# ───────────────────────────── sentinel ─────────────────────────────
+
+
+def _sentinel_expected(backend: str, schema_version: int) -> dict:
+    return {"backend": backend, "schema_version": schema_version, "analyzer_version": ANALYZER_VERSION}
+
+
+def read_sentinel(path: Path) -> dict | None:
+    try:
+        data = json.loads((Path(path) / SENTINEL_NAME).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_sentinel(path: Path, backend: str, schema_version: int, state: str) -> None:
+    data = _sentinel_expected(backend, schema_version) | {"state": state}
+    target = Path(path) / SENTINEL_NAME
+    tmp = target.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)  # atomic: a crash leaves the old or the new sentinel
+
+
+def sentinel_matches(path: Path, backend: str, schema_version: int) -> bool:
+    data = read_sentinel(path)
+    if data is None:
+        return False
+    expected = _sentinel_expected(backend, schema_version)
+    return all(data.get(k) == v for k, v in expected.items())
+
+
+def prepare_directory(path: Path, backend: str, schema_version: int, looks_like_index: Callable[[Path], bool]) -> bool:
+    """Make ``path`` ready for this backend/schema/analyzer. Returns True when
+    the existing index can be opened as is; otherwise the directory has been
+    emptied (it is only a cache) and a "rebuild needed" sentinel written."""
+    path = Path(path)
+    if path.is_dir() and sentinel_matches(path, backend, schema_version):
+        return True
+    if path.is_dir():
+        entries = [p for p in path.iterdir()]
+        # Never wipe a directory that is not ours: a wrong --index path must
+        # not delete someone's files.
+        if entries and read_sentinel(path) is None and not looks_like_index(path):
+            raise IndexDirectoryError(
+                f"{path} is not empty and holds no search index; refusing to wipe it"
+            )
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    write_sentinel(path, backend, schema_version, _STATE_REBUILD)
+    return False
+
+
+def _backend_class(backend: str) -> type[SearchIndex]:
+    if backend == "tantivy":
+        from .tantivy_index import TantivyIndex
+
+        return TantivyIndex
+    if backend == "whoosh":
+        from .whoosh_index import WhooshIndex
+
+        return WhooshIndex
+    raise ValueError(f"unknown search backend {backend!r}; valid: {', '.join(BACKENDS)}")
+
+
+def open_index(backend: str | None, path: Path | str) -> SearchIndex:
+    """Open (or create) the index at ``path``. A sentinel mismatch wipes the
+    directory and leaves an empty index with needs_rebuild() true."""
+    cls = _backend_class(backend or DEFAULT_BACKEND)
+    return cls(Path(path))
+
+
+def needs_rebuild(backend: str | None, path: Path | str) -> bool:
+    """True when the index at ``path`` does not (yet) mirror the catalog:
+    missing, written by another backend/schema/analyzer, or wiped and not
+    rebuilt since. Reads only the sentinel; takes no lock."""
+    backend = backend or DEFAULT_BACKEND
+    cls = _backend_class(backend)
+    path = Path(path)
+    if not sentinel_matches(path, backend, cls.SCHEMA_VERSION):
+        return True
+    return (read_sentinel(path) or {}).get("state") != _STATE_READY

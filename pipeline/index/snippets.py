@@ -1,0 +1,113 @@
+"""Result snippets: a window of the original OCR text around the first match,
+matches in 【】, ID numbers masked.
+
+Matching runs on the normalised text (so "张 伟", a Traditional page or an ID
+with an OCR 'O' still match) and is mapped back to the original characters
+through normalize_with_map's offset map. ID numbers are located on the whole
+normalised page too, so an ID split by a line break or cut by the window edge
+is still recognised and masked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .analysis import (
+    _HAN,
+    ID_RE,
+    QueryPlan,
+    normalize_with_map,
+)
+
+HL_OPEN, HL_CLOSE = "【", "】"
+# Characters between two token runs that the index ignores (punctuation, spaces).
+_GAP = f"[^0-9a-z{_HAN}]*"
+_WS_RE = re.compile(r"\s+")
+# Keep the first 6 (region) and last 4 characters of an 18-char ID.
+_KEEP_HEAD, _KEEP_TAIL = 6, 4
+
+
+def _term_pattern(term_runs) -> str:
+    parts = [re.escape(run) for run, _ in term_runs]
+    pattern = _GAP.join(parts)
+    # ASCII tokens are whole tokens in the index: do not highlight "123" inside "41234".
+    if not term_runs[0][1]:
+        pattern = "(?<![0-9a-z])" + pattern
+    if not term_runs[-1][1]:
+        pattern += "(?![0-9a-z])"
+    return pattern
+
+
+def _match_spans(norm: str, plan: QueryPlan) -> list[tuple[int, int]]:
+    """Spans (in normalised text) of every occurrence of every query term."""
+    if plan.empty:
+        return []
+    pattern = re.compile("|".join(f"(?:{_term_pattern(t.runs)})" for t in plan.terms))
+    return [m.span() for m in pattern.finditer(norm) if m.end() > m.start()]
+
+
+def _masked_positions(norm: str, offsets: list[int]) -> set[int]:
+    """Original-text indices of ID characters that must not be shown."""
+    hidden: set[int] = set()
+    for m in ID_RE.finditer(norm):
+        for k in range(m.start() + _KEEP_HEAD, m.end() - _KEEP_TAIL):
+            hidden.add(offsets[k])
+    return hidden
+
+
+def make_snippet(text: str, query_plan: QueryPlan, width: int = 60) -> str:
+    """About ``width`` original characters around the first match, matches in
+    【】, newlines collapsed, ID numbers masked (also inside 【】)."""
+    if not text:
+        return ""
+    norm, offsets = normalize_with_map(text)
+    spans = [(offsets[a], offsets[b - 1] + 1) for a, b in _match_spans(norm, query_plan)]
+    hidden = _masked_positions(norm, offsets)
+
+    if spans:
+        first_start, first_end = spans[0]
+        slack = max(width - (first_end - first_start), 0)
+        start = max(first_start - slack // 3, 0)  # a little context before, more after
+    else:
+        start = 0
+    end = min(max(start + width, spans[0][1] if spans else 0), len(text))
+    start = max(min(start, end - width), 0)
+
+    lit = [False] * (end - start)
+    for s, e in spans:
+        for i in range(max(s, start), min(e, end)):
+            lit[i - start] = True
+    out: list[str] = []
+    for i in range(start, end):
+        on = lit[i - start]
+        if on and (i == start or not lit[i - start - 1]):
+            out.append(HL_OPEN)
+        out.append("*" if i in hidden else text[i])
+        if on and (i == end - 1 or not lit[i - start + 1]):
+            out.append(HL_CLOSE)
+    snippet = _WS_RE.sub(" ", "".join(out)).strip()
+    if start > 0:
+        snippet = "…" + snippet
+    if end < len(text):
+        snippet += "…"
+    # Safety net: anything ID-shaped that slipped through is masked as well.
+    return mask_id_numbers(snippet)
+
+
+def mask_id_numbers(text: str) -> str:
+    """Mask 18-character ID numbers, keeping the first 6 and the last 4:
+    ``610102********123X``. IDs split by spaces/line breaks, with OCR letters
+    for digits, in full-width digits or with 【】 inside are masked too."""
+    if not text:
+        return text
+    # Look through highlight brackets: they are ours, not part of the page.
+    visible = [i for i, c in enumerate(text) if c not in (HL_OPEN, HL_CLOSE)]
+    view = "".join(text[i] for i in visible)
+    norm, offsets = normalize_with_map(view)
+    hidden = _masked_positions(norm, offsets)
+    if not hidden:
+        return text
+    chars = list(text)
+    for k in hidden:
+        chars[visible[k]] = "*"
+    return "".join(chars)

@@ -1,0 +1,146 @@
+"""tantivy backend (the embedded default).
+
+Tokens come pre-computed from analysis.py and are indexed with tantivy's
+built-in "whitespace" tokenizer (no lower-casing or length filter inside the
+engine: what the app produced is what gets indexed). Stored page data lives in
+one stored-only bytes field (JSON), so the original OCR text is available for
+snippets without being indexed a second time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import tantivy
+
+from ..domain import PageDocument
+from .analysis import QueryPlan, page_streams
+from .base import SearchIndex, prepare_directory, sort_key, stored_fields
+
+# 64 MB single-threaded writer: research §2 measured num_threads=1; the
+# machine is shared with OCR, which needs the cores more.
+WRITER_HEAP = 64_000_000
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("page_id", indexed=True, fast=True)
+    sb.add_integer_field("item_id", indexed=True)
+    sb.add_integer_field("year", indexed=True)
+    sb.add_text_field("village", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("sortkey", tokenizer_name="raw", index_option="basic", fast=True)
+    # Unigrams are only term-queried: frequencies, no positions (smaller).
+    sb.add_text_field("uni", tokenizer_name="whitespace", index_option="freq")
+    sb.add_text_field("bi", tokenizer_name="whitespace", index_option="position")
+    sb.add_bytes_field("doc", stored=True)
+    return sb.build()
+
+
+class TantivyIndex(SearchIndex):
+    backend = "tantivy"
+    SCHEMA_VERSION = 1
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        prepare_directory(self.path, self.backend, self.SCHEMA_VERSION, lambda p: (p / "meta.json").exists())
+        self._schema = _schema()
+        if tantivy.Index.exists(str(self.path)):
+            self._index = tantivy.Index.open(str(self.path))
+        else:
+            self._index = tantivy.Index(self._schema, path=str(self.path))
+        self._schema = self._index.schema
+        self._writer: tantivy.IndexWriter | None = None
+
+    # Writer opened on first write: read-only users never take the lock.
+    def _w(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+        return self._writer
+
+    def add(self, docs: Iterable[PageDocument]) -> int:
+        writer = None
+        n = 0
+        for doc in docs:
+            writer = writer or self._w()
+            uni, bi = page_streams(doc.title, doc.text)
+            tdoc = tantivy.Document()
+            tdoc.add_integer("page_id", doc.page_id)
+            tdoc.add_integer("item_id", doc.item_id)
+            if doc.year is not None:
+                tdoc.add_integer("year", int(doc.year))
+            if doc.village is not None:
+                tdoc.add_text("village", doc.village)
+            if doc.category is not None:
+                tdoc.add_text("category", doc.category)
+            tdoc.add_text("sortkey", sort_key(doc.archival_code, doc.page_no))
+            tdoc.add_text("uni", uni)
+            tdoc.add_text("bi", bi)
+            tdoc.add_bytes("doc", json.dumps(stored_fields(doc), ensure_ascii=False).encode("utf-8"))
+            # Upsert: the delete applies to everything added before it.
+            writer.delete_documents_by_term("page_id", doc.page_id)
+            writer.add_document(tdoc)
+            n += 1
+        return n
+
+    def delete_items(self, item_ids: Iterable[int]) -> None:
+        ids = list(item_ids)
+        if ids:
+            writer = self._w()
+            for item_id in ids:
+                writer.delete_documents_by_term("item_id", int(item_id))
+
+    def commit(self) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+        self._index.reload()
+
+    def clear(self) -> None:
+        writer = self._w()
+        writer.delete_all_documents()
+        writer.commit()
+        self._index.reload()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.rollback()
+            writer.wait_merging_threads()  # consumes the writer, frees the lock
+
+    def count(self) -> int:
+        return self._index.searcher().num_docs
+
+    def _query(self, plan: QueryPlan, filters: dict) -> tantivy.Query:
+        schema = self._schema
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for term in plan.terms:
+            for uni in term.unigrams:
+                clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "uni", uni)))
+            if len(term.phrase) == 1:
+                clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "bi", term.phrase[0])))
+            elif term.phrase:
+                clauses.append((tantivy.Occur.Must, tantivy.Query.phrase_query(schema, "bi", list(term.phrase))))
+        if not clauses:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        for field, value in filters.items():
+            # Filters must not change scores (same ranking as without them).
+            q = tantivy.Query.const_score_query(tantivy.Query.term_query(schema, field, value), 0.0)
+            clauses.append((tantivy.Occur.Must, q))
+        return clauses[0][1] if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+    def _search(self, plan: QueryPlan, filters: dict, n: int) -> tuple[int, list[tuple[float, dict]]]:
+        searcher = self._index.searcher()
+        query = self._query(plan, filters)
+        if plan.empty:
+            result = searcher.search(query, limit=n, count=True, order_by_field="sortkey", order=tantivy.Order.Asc)
+            scores = [0.0] * len(result.hits)
+        else:
+            result = searcher.search(query, limit=n, count=True)
+            scores = [float(score) for score, _ in result.hits]
+        rows = []
+        for score, (_, address) in zip(scores, result.hits):
+            raw = searcher.doc(address).get_first("doc")
+            rows.append((score, json.loads(bytes(raw).decode("utf-8"))))
+        return int(result.count or 0), rows

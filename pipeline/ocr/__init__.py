@@ -1,0 +1,40 @@
+"""OCR stage (文字识别): page image → text lines with boxes, in reading order.
+
+RapidOCR (PP-OCRv6-small, models inside the wheel) is the default engine; Tesseract is the
+baseline. Nothing is downloaded at run time. See ``ocr_models/README.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.domain import OcrPage
+
+from .base import DEFAULT_LANGUAGES, OcrEngine, available_engines, get_engine
+from .layout import is_vertical, order
+
+
+def recognize_file(path: Path | str, engine_name: str = "rapidocr", *, prepare: bool = True) -> OcrPage:
+    """OCR one image file (used by ``dangan ocr IMAGE``).
+
+    The image is read with its EXIF orientation applied; with ``prepare`` it is oriented
+    (Tesseract OSD) and deskewed in memory first, exactly as the pipeline does, so box
+    coordinates refer to that prepared image. Multi-page files: the first frame only.
+    """
+    from pipeline.imaging import load_image, prepare_image
+
+    image = load_image(path)
+    if prepare:
+        image, _, _ = prepare_image(image)
+    return get_engine(engine_name or "rapidocr").recognize(image)
+
+
+__all__ = [
+    "DEFAULT_LANGUAGES",
+    "OcrEngine",
+    "available_engines",
+    "get_engine",
+    "is_vertical",
+    "order",
+    "recognize_file",
+]

@@ -1,0 +1,129 @@
+"""The processor: watches the inbox, runs workers, feeds the index.
+
+Only one processor may run per data home (an exclusive lock file); that is what
+makes it safe to put every ``processing`` item back in the queue at start-up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Callable
+
+from pipeline import __version__
+from pipeline.config import Settings
+from pipeline.ingest.intake import Intake, IntakeResult
+from pipeline.ingest.watch import InboxWatcher, ReadinessGate
+from pipeline.runner.base import LocalProcessRunner, TaskRunner
+from pipeline.runner.indexer import Indexer
+from pipeline.store import Catalog, Database
+
+log = logging.getLogger(__name__)
+
+
+class ServiceBusy(RuntimeError):
+    """Another dangan processor holds this data home."""
+
+
+class ProcessorLock:
+    def __init__(self, home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.path = home / ".processor.lock"
+        self._fh = None
+
+    def acquire(self) -> bool:
+        self._fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            self._fh = None
+            return False
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def held_elsewhere(self) -> bool:
+        if self.acquire():
+            self.release()
+            return False
+        return True
+
+
+class Service:
+    """Everything ``dangan watch`` runs, also used by one-shot ``dangan ingest``."""
+
+    def __init__(self, settings: Settings, *, runner: TaskRunner | None = None, watch: bool = True) -> None:
+        self.settings = settings
+        self.lock = ProcessorLock(settings.home)
+        if not self.lock.acquire():
+            raise ServiceBusy(f"another dangan processor is running on {settings.home}")
+        self.agent = f"dangan {__version__} service"
+        for d in (settings.originals_dir, settings.pages_dir, settings.pdf_dir,
+                  settings.quarantine_dir, settings.staging_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        # Half-written staging copies from a crash: their inbox files are still there.
+        for leftover in settings.staging_dir.iterdir():
+            if leftover.is_file():
+                leftover.unlink()
+            elif leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+        self.db = Database(settings.db_url)
+        self.catalog = Catalog(self.db)
+        requeued = self.catalog.requeue_interrupted(self.agent)
+        if requeued:
+            log.warning("requeued %d item(s) interrupted by a crash", requeued)
+        self.intake = Intake(settings, self.db)
+        self.indexer = Indexer(settings, self.catalog)
+        self.runner = runner or LocalProcessRunner(settings)
+        self.watcher = InboxWatcher(ReadinessGate(self.intake, settings.ingest), settings.ingest) if watch else None
+        self._stop = False
+
+    def request_stop(self, *_args) -> None:
+        self._stop = True
+
+    def run(self, *, until: Callable[[], bool] | None = None, on_tick: Callable[[list[IntakeResult]], None] | None = None,
+            tick_seconds: float = 0.3) -> None:
+        """Main loop; returns on SIGTERM/SIGINT or when ``until()`` is true."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        self.runner.start()
+        if self.watcher:
+            self.watcher.start()
+            log.info("watching %s (%s)", self.settings.ingest.inbox,
+                     "polling" if self.watcher.polling else "native events")
+        try:
+            while not self._stop:
+                results = self.watcher.tick() if self.watcher else []
+                for r in results:
+                    log.info("%s: %s %s", r.entry, r.outcome, r.message)
+                self.indexer.index_archived()
+                self.runner.ensure_alive()
+                if on_tick:
+                    on_tick(results)
+                if until is not None and until():
+                    break
+                time.sleep(tick_seconds)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.watcher:
+            self.watcher.stop()
+        self.runner.stop()
+        self.indexer.close()
+        self.db.dispose()
+        self.lock.release()

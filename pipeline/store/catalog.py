@@ -1,0 +1,216 @@
+"""Catalog operations shared by ingest, the workers, the indexer and the CLI.
+
+Every method is one short transaction, so a crash at any moment leaves the
+catalog at a clean boundary between two steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import func, select, update
+
+from pipeline.archive.archival_code import ArchivalCodeTemplate
+from pipeline.domain import Classification, PageDocument
+from pipeline.store.db import Database
+from pipeline.store.models import (
+    ArchivalCounter,
+    Event,
+    Item,
+    ItemState,
+    Page,
+    QuarantinedFile,
+    SourceFile,
+    utcnow,
+)
+
+
+def record_event(
+    session,
+    object_type: str,
+    object_id: int,
+    event_type: str,
+    *,
+    outcome: str = "success",
+    detail: dict[str, Any] | None = None,
+    agent: str | None = None,
+) -> None:
+    session.add(
+        Event(
+            object_type=object_type,
+            object_id=object_id,
+            event_type=event_type,
+            outcome=outcome,
+            detail=detail,
+            agent=agent,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    by_state: dict[str, int]
+    quarantined: int
+    pages_done: int
+    pages_per_minute: float  # over the last 10 minutes of indexed items
+
+    @property
+    def queue_depth(self) -> int:
+        return self.by_state.get(ItemState.QUEUED, 0) + self.by_state.get(ItemState.PROCESSING, 0)
+
+
+class Catalog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ── work queue ──────────────────────────────────────────────
+
+    def requeue_interrupted(self, agent: str) -> int:
+        """After a crash: give every item a dead worker held back to the queue."""
+        with self.db.session() as s:
+            ids = s.scalars(select(Item.id).where(Item.state == ItemState.PROCESSING)).all()
+            for item_id in ids:
+                record_event(s, "item", item_id, "requeued", detail={"why": "worker interrupted"}, agent=agent)
+            s.execute(
+                update(Item).where(Item.id.in_(ids)).values(state=ItemState.QUEUED, worker=None)
+            )
+            return len(ids)
+
+    def claim_next(self, worker: str) -> int | None:
+        """Atomically move the oldest queued item to processing and return its id."""
+        with self.db.session() as s:
+            item_id = s.scalar(
+                select(Item.id).where(Item.state == ItemState.QUEUED).order_by(Item.id).limit(1)
+            )
+            if item_id is None:
+                return None
+            s.execute(
+                update(Item)
+                .where(Item.id == item_id, Item.state == ItemState.QUEUED)
+                .values(state=ItemState.PROCESSING, worker=worker, attempts=Item.attempts + 1)
+            )
+            return item_id
+
+    def set_state(self, item_id: int, state: str, *, error: str | None = None) -> None:
+        with self.db.session() as s:
+            s.execute(update(Item).where(Item.id == item_id).values(state=state, last_error=error))
+
+    def items_in_state(self, state: str, limit: int = 100) -> list[int]:
+        with self.db.session() as s:
+            return list(
+                s.scalars(select(Item.id).where(Item.state == state).order_by(Item.id).limit(limit))
+            )
+
+    def retry_failed(self, agent: str) -> int:
+        with self.db.session() as s:
+            ids = s.scalars(select(Item.id).where(Item.state == ItemState.FAILED)).all()
+            for item_id in ids:
+                record_event(s, "item", item_id, "requeued", detail={"why": "retry requested"}, agent=agent)
+            s.execute(update(Item).where(Item.id.in_(ids)).values(state=ItemState.QUEUED))
+            return len(ids)
+
+    # ── 档号 ─────────────────────────────────────────────────────
+
+    def assign_archival_code(
+        self, item_id: int, c: Classification, template: ArchivalCodeTemplate, agent: str
+    ) -> str:
+        """Give the item its 档号 once; a re-run keeps the code it already has.
+
+        The counter increment and the item update share one write transaction
+        (BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL), so concurrent
+        workers can neither skip nor repeat a number.
+        """
+        scope = template.scope(c)
+        with self.db.session() as s:
+            item = s.get(Item, item_id, with_for_update=True)
+            if item.archival_code:
+                return item.archival_code
+            counter = s.get(ArchivalCounter, scope, with_for_update=True)
+            if counter is None:
+                counter = ArchivalCounter(scope=scope, last_value=0)
+                s.add(counter)
+            counter.last_value += 1
+            code = template.render(c, counter.last_value)
+            item.archival_code = code
+            item.item_number = counter.last_value
+            item.fonds, item.category, item.year = c.fonds, c.category, c.year
+            item.retention, item.org, item.title = c.retention, c.org, c.title
+            item.village, item.needs_review = c.village, c.needs_review
+            record_event(s, "item", item_id, "code-assigned", detail={"archival_code": code}, agent=agent)
+            return code
+
+    # ── index feed ───────────────────────────────────────────────
+
+    def page_documents(self, item_ids: Iterable[int]) -> list[PageDocument]:
+        ids = list(item_ids)
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Page, Item).join(Item, Page.item_id == Item.id).where(Item.id.in_(ids))
+                .order_by(Item.id, Page.page_no)
+            ).all()
+            return [_page_document(page, item) for page, item in rows]
+
+    def iter_indexable(self, batch: int = 2000) -> Iterable[list[PageDocument]]:
+        """Every page of every archived or done item, in batches (for index rebuilds)."""
+        last = 0
+        while True:
+            with self.db.session() as s:
+                rows = s.execute(
+                    select(Page, Item).join(Item, Page.item_id == Item.id)
+                    .where(Item.state.in_((ItemState.ARCHIVED, ItemState.DONE)), Page.id > last)
+                    .order_by(Page.id).limit(batch)
+                ).all()
+            if not rows:
+                return
+            last = rows[-1][0].id
+            yield [_page_document(page, item) for page, item in rows]
+
+    def mark_indexed(self, item_ids: list[int], backend: str, agent: str) -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(Item).where(Item.id.in_(item_ids), Item.state == ItemState.ARCHIVED)
+                .values(state=ItemState.DONE)
+            )
+            for item_id in item_ids:
+                record_event(s, "item", item_id, "indexed", detail={"backend": backend}, agent=agent)
+
+    # ── reporting ────────────────────────────────────────────────
+
+    def status(self) -> StatusCounts:
+        with self.db.session() as s:
+            by_state = dict(s.execute(select(Item.state, func.count()).group_by(Item.state)).all())
+            quarantined = s.scalar(select(func.count()).select_from(QuarantinedFile)) or 0
+            pages_done = s.scalar(
+                select(func.count()).select_from(Page).join(Item).where(Item.state == ItemState.DONE)
+            ) or 0
+            since = datetime.now(timezone.utc) - timedelta(minutes=10)
+            recent = s.scalar(
+                select(func.count()).select_from(Page).join(Event, (Event.object_type == "item")
+                & (Event.object_id == Page.item_id))
+                .where(Event.event_type == "indexed", Event.occurred_at >= since)
+            ) or 0
+        return StatusCounts(by_state, quarantined, pages_done, recent / 10.0)
+
+    def count_pages(self, state: str = ItemState.DONE) -> int:
+        with self.db.session() as s:
+            return s.scalar(select(func.count()).select_from(Page).join(Item).where(Item.state == state)) or 0
+
+
+def _page_document(page: Page, item: Item) -> PageDocument:
+    return PageDocument(
+        page_id=page.id,
+        item_id=item.id,
+        archival_code=item.archival_code or "",
+        title=item.title or item.label,
+        page_no=page.page_no,
+        text=page.ocr_text or "",
+        year=item.year,
+        village=item.village,
+        category=item.category,
+        pdf_path=item.pdf_path,
+    )
+
+
+__all__ = ["Catalog", "StatusCounts", "record_event", "utcnow"]

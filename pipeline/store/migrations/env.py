@@ -1,0 +1,29 @@
+"""Alembic environment: run against the connection dangan hands over (or the URL)."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from pipeline.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as conn:
+        _run(conn)
+
+
+def _run(connection) -> None:
+    # render_as_batch: SQLite can only ALTER tables by copying them.
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

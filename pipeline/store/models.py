@@ -1,0 +1,206 @@
+"""Catalog schema: the archival hierarchy and an append-only event log.
+
+Portable SQL only (no SQLite-specific types), so PostgreSQL can replace the
+embedded SQLite without a schema change. The search index is a cache of this.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ItemState:
+    """Life of an item (件) in the pipeline. Work is tracked here so a crash loses nothing."""
+
+    QUEUED = "queued"  # custody taken, waiting for a worker
+    PROCESSING = "processing"  # a worker holds it (reset to queued after a crash)
+    ARCHIVED = "archived"  # PDF/A written, waiting for the indexer
+    DONE = "done"  # indexed and searchable
+    FAILED = "failed"  # processing raised; kept with the error for retry/review
+
+    ALL = (QUEUED, PROCESSING, ARCHIVED, DONE, FAILED)
+
+
+class Volume(Base):
+    """案卷 (volume, GB/T 9705): an ordered set of items, e.g. one household file (一户一卷)."""
+
+    __tablename__ = "volumes"
+    __table_args__ = (UniqueConstraint("fonds", "archival_code", name="uq_volume_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fonds: Mapped[str] = mapped_column(String(32))  # 全宗号
+    category: Mapped[str | None] = mapped_column(String(16))
+    year: Mapped[int | None] = mapped_column(Integer)
+    retention: Mapped[str | None] = mapped_column(String(16))  # as written
+    volume_number: Mapped[int | None] = mapped_column(Integer)  # 案卷号
+    archival_code: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pre_volume")  # 预立卷 until final
+    custody_level: Mapped[str | None] = mapped_column(String(16))  # village / township / county
+    is_copy: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    items: Mapped[list["Item"]] = relationship(back_populates="volume", order_by="Item.position_in_volume")
+
+
+class Item(Base):
+    """件 (item, DA/T 22-2015): the unit of arrangement; one scanned file or one batch folder."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("fonds", "archival_code", name="uq_item_code"),
+        Index("ix_items_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(80), unique=True)  # identity of the input bytes
+    origin: Mapped[str] = mapped_column(String(16), default="scan")  # scan | import
+    state: Mapped[str] = mapped_column(String(16), default=ItemState.QUEUED)
+    label: Mapped[str] = mapped_column(Text)  # file/folder name as received
+    station: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(64))
+
+    # Filing (classify stage) and 档号 (archive stage).
+    title: Mapped[str | None] = mapped_column(Text)  # 题名
+    fonds: Mapped[str | None] = mapped_column(String(32))  # 全宗号
+    category: Mapped[str | None] = mapped_column(String(16))  # 门类
+    year: Mapped[int | None] = mapped_column(Integer)  # 年度
+    retention: Mapped[str | None] = mapped_column(String(16))  # 保管期限, as written
+    org: Mapped[str | None] = mapped_column(String(32))  # 机构(问题)
+    village: Mapped[str | None] = mapped_column(String(64))
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=True)
+    archival_code: Mapped[str | None] = mapped_column(String(128))  # 档号
+    item_number: Mapped[int | None] = mapped_column(Integer)  # 件号
+
+    pdf_path: Mapped[str | None] = mapped_column(Text)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    volume_id: Mapped[int | None] = mapped_column(ForeignKey("volumes.id"))
+    position_in_volume: Mapped[int | None] = mapped_column(Integer)
+    volume: Mapped[Volume | None] = relationship(back_populates="items")
+
+    sources: Mapped[list["SourceFile"]] = relationship(back_populates="item", order_by="SourceFile.position")
+    pages: Mapped[list["Page"]] = relationship(back_populates="item", order_by="Page.page_no")
+
+
+class SourceFile(Base):
+    """An original file as received from the scanner; its bytes are kept unmodified."""
+
+    __tablename__ = "source_files"
+    __table_args__ = (Index("ix_source_sha", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    position: Mapped[int] = mapped_column(Integer)  # order inside the item (natural sort)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    original_name: Mapped[str] = mapped_column(Text)  # path relative to the inbox
+    media_type: Mapped[str] = mapped_column(String(64))
+    stored_path: Mapped[str] = mapped_column(Text)  # in the content-addressed originals store
+    station: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    inbox_mtime_ns: Mapped[int | None] = mapped_column(Integer)
+    inbox_removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    item: Mapped[Item] = relationship(back_populates="sources")
+
+
+class Page(Base):
+    """One page of an item: master image, working copy and OCR."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("item_id", "page_no", name="uq_page_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    page_no: Mapped[int] = mapped_column(Integer)  # 1-based 页号
+    source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
+    frame: Mapped[int] = mapped_column(Integer, default=0)  # page/frame inside the source file
+
+    master_path: Mapped[str | None] = mapped_column(Text)
+    master_sha256: Mapped[str | None] = mapped_column(String(64))
+    working_path: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    dpi: Mapped[int | None] = mapped_column(Integer)
+    colour_mode: Mapped[str | None] = mapped_column(String(16))
+    rotation: Mapped[int | None] = mapped_column(Integer)
+    deskew_angle: Mapped[float | None] = mapped_column(Float)
+    blank: Mapped[bool | None] = mapped_column(Boolean)
+
+    ocr_text: Mapped[str | None] = mapped_column(Text)
+    ocr_engine: Mapped[str | None] = mapped_column(String(128))
+    ocr_confidence: Mapped[float | None] = mapped_column(Float)
+    ocr_layout_path: Mapped[str | None] = mapped_column(Text)  # lines + boxes (JSON)
+
+    item: Mapped[Item] = relationship(back_populates="pages")
+
+
+class Event(Base):
+    """Append-only history of every object, in the spirit of PREMIS events.
+
+    Types: received, hashed, duplicate, quarantined, preprocessed, ocr, classified,
+    code-assigned, pdfa-built, indexed, failed, requeued.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(16))  # item | source_file | page | volume | quarantine
+    object_id: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16), default="success")
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    agent: Mapped[str | None] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QuarantinedFile(Base):
+    """Input that could not be ingested, kept with the reason for a person to look at."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    original_name: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    stored_path: Mapped[str | None] = mapped_column(Text)  # None when nothing could be kept
+    reason: Mapped[str] = mapped_column(Text)
+    station: Mapped[str | None] = mapped_column(String(64))
+    quarantined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ArchivalCounter(Base):
+    """Last 件号 issued per scope (the 档号 without its item number)."""
+
+    __tablename__ = "archival_counters"
+
+    scope: Mapped[str] = mapped_column(String(160), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
