@@ -135,7 +135,10 @@ def test_hit_carries_catalog_fields(shared):
 
 
 def test_filters(shared):
-    assert ids(shared.search("户籍证明", filters={"year": 1956})) == {4}
+    filtered = shared.search("户籍证明", filters={"year": 1956})
+    assert ids(filtered) == {4} and filtered.total == 1
+    browse = shared.search("", filters={"village": "三河村"})
+    assert ids(browse) == {1, 2, 4, 6, 7} and browse.total == 5
     assert ids(shared.search("户籍证明", filters={"village": "李家庄村"})) == {5}
     assert ids(shared.search("户籍证明", filters={"category": "TD"})) == {4}
     assert ids(shared.search("户籍证明", filters={"year": 2018, "village": "三河村"})) == set()
@@ -362,3 +365,18 @@ def test_query_plan():
         (("年",), ("2016",)),
     ]
     assert query_plan("  ，。 ").empty
+
+
+def test_punctuation_only_query_finds_nothing(shared):
+    assert shared.search("，。").total == 0
+    assert shared.search("").total == len(DOCS)  # empty query = browse
+
+
+def test_spaced_and_damaged_id_numbers_are_masked():
+    """A grid-boxed ID comes out of OCR digit by digit, sometimes a digit short: still private."""
+    from pipeline.index import mask_id_numbers
+
+    spaced = mask_id_numbers("公民身份号码 3 6 0 2 2 9 4 4 0 5 2 2 8 9 9 9")
+    assert "4 4 0 5 2 2" not in spaced and spaced.startswith("公民身份号码 3 6 0 2 2 9")
+    assert mask_id_numbers("旧证号 360122440522899") == "旧证号 360122*****2899"
+    assert mask_id_numbers("电话 13912345678") == "电话 13912345678"  # not an ID number

@@ -45,7 +45,7 @@ def detect_orientation(gray: np.ndarray) -> tuple[int, float]:
     """Clockwise rotation (0/90/180/270) that makes the page upright, and OSD's confidence.
 
     The confidence is Tesseract's ``Orientation confidence`` (not bounded to 0..1; correct
-    detections on test scans score about 10–17, a guess below ~2). Returns ``(0, 0.0)``
+    detections on full test pages score about 10–17; below ~1 it is a guess). Returns ``(0, 0.0)``
     when OSD cannot decide: blank page, too few characters, Tesseract missing or timing out.
     """
     small = osd_copy(gray)

@@ -22,8 +22,11 @@ from . import orientation as _orientation
 from .deskew import estimate_skew, rotate, rotate_quarter, to_gray
 from .quality import colour_mode, is_blank
 
-# Below this OSD confidence the rotation is a guess; leave the page as scanned.
-MIN_ORIENTATION_CONFIDENCE = 2.0
+# Below this OSD confidence the rotation is a guess; leave the page as scanned. Measured on
+# 64 sparse rendered pages (15–90 characters, 4 fonts, 4 turns): every wrong answer had
+# confidence <= 0.54, every answer >= 0.61 was right; full pages score 10–17. Pages with
+# fewer than ~30 characters get no OSD answer at all and stay as scanned.
+MIN_ORIENTATION_CONFIDENCE = 1.0
 JPEG_QUALITY = 92
 
 # EXIF Orientation tag → clockwise rotation that ImageOps.exif_transpose applies

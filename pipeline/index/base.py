@@ -95,7 +95,8 @@ class SearchIndex(ABC):
         filters: dict | None = None,
     ) -> SearchResult:
         """AND of the query's terms (see analysis.query_plan), optionally
-        restricted by exact year/village/category. Hits are ordered by score,
+        restricted by exact year/village/category. An empty query lists all
+        (filtered) pages in archival_code/page_no order. Hits are ordered by score,
         ties by archival_code then page_no; ``total`` counts all matches."""
         started = time.perf_counter()
         plan = query_plan(query)
@@ -103,9 +104,11 @@ class SearchIndex(ABC):
         limit = max(int(limit), 0)
         offset = max(int(offset), 0)
         want = offset + limit
-        if want == 0:
+        rows: list[tuple[float, dict]] = []
+        if plan.empty and (query or "").strip():
+            total = 0  # only punctuation: nothing to look for (not "everything")
+        elif want == 0:
             total, _ = self._search(plan, clean, 1)
-            rows: list[tuple[float, dict]] = []
         elif plan.empty:
             total, rows = self._search(plan, clean, want)
         else:
@@ -156,6 +159,11 @@ def _check_filters(filters: dict | None) -> dict:
     return clean
 
 
+# Beyond this many extra rows tied at the cut, tie order is left to the engine
+# (pathological: thousands of pages with bit-identical scores).
+_MAX_TIE_ROWS = 4096
+
+
 def _fetch_with_ties(
     fetch: Callable[[int], tuple[int, list[tuple[float, dict]]]], want: int
 ) -> tuple[int, list[tuple[float, dict]]]:
@@ -166,7 +174,7 @@ def _fetch_with_ties(
     n = want + 1
     while True:
         total, rows = fetch(n)
-        if len(rows) < n or rows[-1][0] < rows[want - 1][0]:
+        if len(rows) < n or rows[-1][0] < rows[want - 1][0] or n > want + _MAX_TIE_ROWS:
             return total, rows
         n *= 2
 

@@ -46,10 +46,15 @@ def _match_spans(norm: str, plan: QueryPlan) -> list[tuple[int, int]]:
     return [m.span() for m in pattern.finditer(norm) if m.end() > m.start()]
 
 
+# Long digit runs: 18-digit IDs, first-generation 15-digit IDs, and IDs whose OCR lost or
+# gained a digit (a grid-boxed "1" is easily dropped) — and bank card numbers. All private.
+SENSITIVE_NUMBER_RE = re.compile(r"(?<![0-9a-z])[0-9]{14,18}[0-9x](?![0-9a-z])")
+
+
 def _masked_positions(norm: str, offsets: list[int]) -> set[int]:
     """Original-text indices of ID characters that must not be shown."""
     hidden: set[int] = set()
-    for m in ID_RE.finditer(norm):
+    for m in SENSITIVE_NUMBER_RE.finditer(norm):
         for k in range(m.start() + _KEEP_HEAD, m.end() - _KEEP_TAIL):
             hidden.add(offsets[k])
     return hidden

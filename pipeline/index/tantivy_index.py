@@ -132,6 +132,7 @@ class TantivyIndex(SearchIndex):
 
     def _search(self, plan: QueryPlan, filters: dict, n: int) -> tuple[int, list[tuple[float, dict]]]:
         searcher = self._index.searcher()
+        n = max(1, min(n, searcher.num_docs))  # tantivy sizes its top-k heap by n
         query = self._query(plan, filters)
         if plan.empty:
             result = searcher.search(query, limit=n, count=True, order_by_field="sortkey", order=tantivy.Order.Asc)

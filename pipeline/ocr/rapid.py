@@ -53,7 +53,7 @@ class RapidOcrEngine(OcrEngine):
         self.threads = int(threads)
         self._engine = RapidOCR(
             params={
-                "Global.log_level": "warning",
+                "Global.log_level": "error",  # an empty page is normal here, not a warning
                 "Global.text_score": float(text_score),
                 "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,

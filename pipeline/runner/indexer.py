@@ -41,18 +41,14 @@ class Indexer:
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Recreate the index from the catalog (archived and done items)."""
-        from pipeline.index import open_index
 
-        self.index.clear()
-        total = 0
-        for docs in self.catalog.iter_indexable():
-            self.index.add(docs)
-            total += len(docs)
-            if progress:
-                progress(len(docs))
-        self.index.commit()
-        self.index.close()
-        self.index = open_index(self.settings.index.backend, self.settings.index_dir)
+        def documents():
+            for batch in self.catalog.iter_indexable():
+                yield from batch
+                if progress:
+                    progress(len(batch))
+
+        total = self.index.rebuild(documents())
         archived = self.catalog.items_in_state(ItemState.ARCHIVED, limit=1_000_000)
         if archived:
             self.catalog.mark_indexed(archived, self.settings.index.backend, self.agent)

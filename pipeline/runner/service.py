@@ -75,12 +75,7 @@ class Service:
         for d in (settings.originals_dir, settings.pages_dir, settings.pdf_dir,
                   settings.quarantine_dir, settings.staging_dir):
             d.mkdir(parents=True, exist_ok=True)
-        # Half-written staging copies from a crash: their inbox files are still there.
-        for leftover in settings.staging_dir.iterdir():
-            if leftover.is_file():
-                leftover.unlink()
-            elif leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
+        self._remove_crash_leftovers()
         self.db = Database(settings.db_url)
         self.catalog = Catalog(self.db)
         requeued = self.catalog.requeue_interrupted(self.agent)
@@ -91,6 +86,18 @@ class Service:
         self.runner = runner or LocalProcessRunner(settings)
         self.watcher = InboxWatcher(ReadinessGate(self.intake, settings.ingest), settings.ingest) if watch else None
         self._stop = False
+
+    def _remove_crash_leftovers(self) -> None:
+        """Half-written files from a crash; what they were made from is still queued or in the inbox."""
+        for leftover in self.settings.staging_dir.iterdir():
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        for root in (self.settings.pdf_dir, self.settings.pages_dir):
+            for pattern in ("**/.*.tmp", "**/.tmp-*"):
+                for leftover in root.glob(pattern):
+                    leftover.unlink(missing_ok=True)
 
     def request_stop(self, *_args) -> None:
         self._stop = True

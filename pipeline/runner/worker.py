@@ -163,6 +163,8 @@ def worker_main(settings_json: str, worker: str, parent_pid: int) -> None:
     set_parent_death_signal()
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {worker} %(levelname)s %(message)s")
+    for noisy in ("fontTools", "ocrmypdf", "pikepdf", "RapidOCR"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.model_validate_json(settings_json)
     db = Database(settings.db_url, upgrade=False)
     processor = ItemProcessor(settings, db, worker)

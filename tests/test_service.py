@@ -1,0 +1,92 @@
+"""End to end: `dangan watch` on a real inbox → OCR → PDF/A → `dangan search`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import dangan_env, run_cli, start_service, wait_for
+from scanfactory import body_paragraphs, default_form_fields, render_form, render_page
+
+pytestmark = pytest.mark.slow
+
+
+def write_scan(folder: Path) -> dict[str, str]:
+    """A 3-page household file: form, a report naming a 2-character name, a sealed notice."""
+    fields = default_form_fields(11)
+    fields["户主姓名"] = "韦秀英"
+    fields["帮扶责任人"] = "覃丽"
+    id_number = fields["公民身份号码"]
+    pages = [
+        render_form(fields, seed=11, dpi=200, skew_deg=1.2, noise_sigma=4, jpeg_quality=80),
+        render_page(["帮扶责任人覃丽同志每月入户走访一次，了解家庭收入和就医情况。"] + body_paragraphs(12, count=2),
+                    seed=12, dpi=200, skew_deg=-0.8, noise_sigma=3, jpeg_quality=82, title="帮扶工作记录"),
+        render_page(body_paragraphs(13, count=2), seed=13, dpi=200, seal=True, jpeg_quality=85,
+                    title="关于精准扶贫对象的公示"),
+    ]
+    staging = folder.parent / (".tmp-" + folder.name)  # ._/.tmp names are ignored by the watcher
+    staging.mkdir(parents=True)
+    for n, img in enumerate(pages, 1):
+        img.save(staging / f"{n}.jpg", quality=90, dpi=(200, 200))
+    os.rename(staging, folder)  # the scanner's batch appears at once
+    return {"three": "韦秀英", "two": "覃丽", "surname": "韦", "id": id_number}
+
+
+def search_json(env, query: str) -> dict:
+    r = run_cli(["search", query, "--json"], env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_scan_dropped_in_inbox_becomes_searchable(home: Path):
+    env = dangan_env(home)
+    log = home / "service.log"
+    proc = start_service(env, log)
+    try:
+        wait_for(lambda: (home / "data" / "catalog.sqlite3").exists(), 60, what="service start")
+        t0 = time.monotonic()
+        q = write_scan(home / "inbox" / "hh-0001")
+
+        def all_found():
+            return all(search_json(env, v)["total"] >= 1 for v in q.values())
+
+        wait_for(all_found, 240, interval=1.0, what="all four queries to hit")
+        latency = time.monotonic() - t0
+        print(f"\n3-page scan searchable by name, surname and ID {latency:.1f} s after the drop")
+        assert proc.poll() is None, log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+
+    three = search_json(env, q["three"])
+    hit = three["hits"][0]
+    assert hit["page_no"] == 1
+    assert re.fullmatch(r"Z001-WS·20\d\d-D30-BGS-0001", hit["archival_code"])
+    assert "【韦秀英】" in hit["snippet"]
+    assert hit["title"].startswith("[")
+    pdf = Path(hit["pdf_path"])
+    assert pdf.exists()
+    assert search_json(env, q["two"])["hits"][0]["page_no"] == 2
+    idhit = search_json(env, q["id"])["hits"][0]
+    assert idhit["page_no"] == 1
+    assert q["id"] not in idhit["snippet"], "ID numbers must be masked in snippets"
+    assert q["id"][:6] + "********" + q["id"][-4:] in idhit["snippet"].replace("【", "").replace("】", "")
+
+    from pipeline.archive import extract_text, han_space_violations, validate_pdfa
+
+    assert validate_pdfa(pdf) == []
+    text = extract_text(pdf)
+    assert "韦秀英" in text and han_space_violations(text) == 0
+
+    human = run_cli(["search", q["three"]], env)
+    assert "韦秀英" in human.stdout and str(pdf.name)[:10] in human.stdout.replace("\n", "")
+    status = json.loads(run_cli(["status", "--json"], env).stdout)
+    assert status["done"] == 1 and status["pages_searchable"] == 3 and status["queued"] == 0
