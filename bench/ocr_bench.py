@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 # Single-threaded workers (research §5.2); set before any engine is imported.
@@ -71,7 +72,7 @@ def render(index: int, dpi: int):
 
 def edits(ref: str, hyp: str) -> tuple[int, int]:
     """(edit distance, reference length) after the same normalisation as sf.cer."""
-    length = len("".join(sf.unicodedata.normalize("NFKC", ref).split()))
+    length = len("".join(unicodedata.normalize("NFKC", ref).split()))
     return round(sf.cer(ref, hyp) * length), length
 
 

@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="dangan: scan
 index_app = typer.Typer(no_args_is_help=True, help="Search index maintenance.")
 app.add_typer(index_app, name="index")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay whole for logs and grep
 
 
 def _settings() -> Settings:

@@ -164,8 +164,13 @@ def test_crash_between_commit_and_inbox_removal_resumes(settings, gate):
     inbox = settings.ingest.inbox
     f = inbox / "x.png"
     f.write_bytes(png_bytes(9))
+    first_mtime = f.stat().st_mtime_ns
     checked = gate.intake.check(f)
-    first = gate.intake.take(f, checked, root=inbox, remove=False)  # "crash" before removal
+    first = gate.intake.take(f, checked, root=inbox)
+    f.write_bytes(png_bytes(9))  # as if the crash came before the removal: same bytes, same name
+    os.utime(f, ns=(0, first_mtime))
+    with gate.intake.db.session() as s:
+        s.scalar(select(SourceFile)).inbox_removed = False
     again = drain(gate)
     assert first.outcome == "queued"
     assert [r.outcome for r in again] == ["resumed"]

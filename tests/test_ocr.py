@@ -171,3 +171,20 @@ def test_layout_orders_rows_and_columns() -> None:
     assert [b.text for b in order(items)] == ["label1", "value1", "row2"]
     cols = [Box("left", 100, 50, 130, 600), Box("right", 300, 40, 330, 600), Box("mid", 200, 45, 230, 300), Box("mid2", 201, 320, 231, 600)]
     assert [b.text for b in order(cols, vertical=True)] == ["right", "mid", "mid2", "left"]
+
+
+def test_rapidocr_needs_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh engine (models loaded from the wheel) works with every socket connect refused."""
+    import socket
+
+    from pipeline.ocr.rapid import RapidOcrEngine
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted during OCR")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    page = sf.render_page(["档案数字化工作后，这种情况基本消失不见了。"], seed=25, dpi=DPI, page_size=(900, 200))
+    result = RapidOcrEngine().recognize(bgr(page))  # not the cached instance: loads models now
+    assert sf.cer(page.info["gt"], result.text) < 0.1, result.text

@@ -152,6 +152,7 @@ class Intake:
                         item_id=item.id, position=position, sha256=stored.sha256, size=stored.size,
                         original_name=name, media_type=file_probe.media_type, stored_path=str(stored.path),
                         station=self.settings.ingest.station, received_at=now, inbox_mtime_ns=mtime_ns,
+                        inbox_removed=not remove,  # one-shot ingest leaves the user's file where it is
                     )
                     s.add(source)
                     s.flush()

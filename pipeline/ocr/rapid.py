@@ -35,12 +35,13 @@ class RapidOcrEngine(OcrEngine):
 
     ``threads`` sets ONNX Runtime's intra-op threads. The default 1 is deliberate: on the
     shared 2-core box a second thread was slower under load (1.12×), so parallelism comes
-    from one worker process per core (research §5.2).
+    from one worker process per core (research §5.2). ``use_cls`` turns RapidOCR's
+    0/180 line classifier back on, for callers that skip the imaging prepare step.
     """
 
     name = "rapidocr"
 
-    def __init__(self, *, threads: int = 1, text_score: float = 0.5) -> None:
+    def __init__(self, *, threads: int = 1, text_score: float = 0.5, use_cls: bool = False) -> None:
         model_dir = bundled_model_dir()
         missing = [f for f in MODEL_FILES if not (model_dir / f).is_file()]
         if missing:
@@ -55,6 +56,11 @@ class RapidOcrEngine(OcrEngine):
             params={
                 "Global.log_level": "error",  # an empty page is normal here, not a warning
                 "Global.text_score": float(text_score),
+                # The 0/180 line classifier is off: pages are already upright (OSD in
+                # pipeline.imaging), and on a 楷体 page it flipped correct lines and turned
+                # them into garbage (bench page 11: 28 % CER with it, 0.1 % without). It
+                # also costs ~20 % of the time.
+                "Global.use_cls": bool(use_cls),
                 "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             }

@@ -45,7 +45,9 @@ class ItemProcessor:
         self.db = db
         self.catalog = Catalog(db)
         self.worker = worker
-        self.engine = get_engine(settings.ocr.engine, threads=settings.ocr.threads)
+        # RapidOCR takes an ONNX Runtime thread count; Tesseract is held to OMP_THREAD_LIMIT.
+        options = {"threads": settings.ocr.threads} if settings.ocr.engine == "rapidocr" else {}
+        self.engine = get_engine(settings.ocr.engine, **options)
         self.template = ArchivalCodeTemplate(settings.archive.code_template)
         self.agent = f"dangan {__version__} {worker}"
 
