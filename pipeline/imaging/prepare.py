@@ -174,7 +174,9 @@ def prepare_page(
     changed = exif_changed or rotation != 0 or angle != 0.0
     total_rotation = (exif_rotation + rotation) % 360
 
-    stem = f"{source.source_sha256[:16]}-{source.frame:04d}"
+    stem = f"{source.source_sha256[:16]}-f{source.frame:04d}-work"
+    if any((work_dir / f"{stem}{ext}").resolve() == Path(source.master).resolve() for ext in (".jpg", ".png")):
+        raise ValueError(f"working copy would overwrite the master {source.master}")
     if not changed and fmt == "JPEG":
         target = work_dir / f"{stem}.jpg"
         _atomic_write(target, lambda fh: _copy_bytes(source.master, fh))
