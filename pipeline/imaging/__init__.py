@@ -6,7 +6,7 @@ The master scan is never modified.
 
 from .deskew import estimate_skew, rotate, rotate_quarter, to_gray
 from .orientation import detect_orientation
-from .prepare import load_image, prepare_image, prepare_page
+from .prepare import load_image, prepare_image, prepare_page, prepare_page_pixels
 from .quality import colour_mode, is_blank
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "load_image",
     "prepare_image",
     "prepare_page",
+    "prepare_page_pixels",
     "rotate",
     "rotate_quarter",
     "to_gray",

@@ -143,7 +143,23 @@ def prepare_page(
     detect_orientation: bool = True,
     deskew: bool = True,
 ) -> domain.PreparedPage:
-    """Read ``source.master`` (never modified), orient + deskew, write the working copy.
+    """Read ``source.master`` (never modified), orient + deskew, write the working copy."""
+    return prepare_page_pixels(source, work_dir, default_dpi=default_dpi,
+                               detect_orientation=detect_orientation, deskew=deskew)[0]
+
+
+def prepare_page_pixels(
+    source: domain.PageSource,
+    work_dir: Path,
+    *,
+    default_dpi: int = 300,
+    detect_orientation: bool = True,
+    deskew: bool = True,
+) -> tuple[domain.PreparedPage, np.ndarray]:
+    """:func:`prepare_page`, also returning the working pixels (grey or BGR) before encoding.
+
+    OCR should read these, not the working file: a transformed JPEG page is re-encoded,
+    and that generation loss was seen to cost thin strokes (the ``1`` in a boxed ID grid).
 
     File rules: an unchanged JPEG or PNG master is copied byte for byte (no generation
     loss; a PNG lacking the DPI is re-encoded losslessly to carry it); lossless sources
@@ -193,7 +209,7 @@ def prepare_page(
         _atomic_write(target, lambda fh: pil.save(fh, "PNG", dpi=(dpi, dpi), optimize=False))
 
     height, width = working.shape[:2]
-    return domain.PreparedPage(
+    page = domain.PreparedPage(
         source=source,
         working=target,
         width=int(width),
@@ -204,6 +220,7 @@ def prepare_page(
         deskew_angle=float(angle),
         blank=blank,
     )
+    return page, working
 
 
 def _copy_bytes(path: Path, fh) -> None:

@@ -76,7 +76,7 @@ class ItemProcessor:
 
     def process(self, item_id: int) -> None:
         from pipeline.archive import build_pdfa
-        from pipeline.imaging import prepare_page
+        from pipeline.imaging import prepare_page_pixels
 
         started = time.monotonic()
         with self.db.session() as s:
@@ -96,12 +96,13 @@ class ItemProcessor:
                 Path(stored), media_type, frame, index=page_no - 1, source_sha256=sha,
                 out_dir=out_dir, pdf_dpi=self.settings.ingest.pdf_dpi,
             )
-            prepared = prepare_page(
+            prepared, pixels = prepare_page_pixels(
                 source, out_dir, default_dpi=self.settings.imaging.default_dpi,
                 detect_orientation=self.settings.imaging.detect_orientation,
                 deskew=self.settings.imaging.deskew,
             )
-            ocr = self._recognise(prepared)
+            ocr = self.engine.recognize(pixels, languages=self.settings.ocr.languages)
+            del pixels
             layout = out_dir / f"p{page_no:04d}.ocr.json"
             atomic_write_bytes(layout, json.dumps(asdict(ocr), ensure_ascii=False).encode())
             with self.db.session() as s:
@@ -138,15 +139,6 @@ class ItemProcessor:
             record_event(s, "item", item_id, "pdfa-built", agent=self.agent, detail={
                 "path": str(archived.pdf_path), "sha256": archived.pdf_sha256,
                 "pages": archived.page_count, "seconds": round(time.monotonic() - started, 2)})
-
-    def _recognise(self, prepared: PreparedPage) -> OcrPage:
-        import cv2
-
-        image = cv2.imread(str(prepared.working), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read working image {prepared.working}")
-        return self.engine.recognize(image, languages=self.settings.ocr.languages)
-
 
 def set_parent_death_signal() -> None:
     """Die with the parent: an orphaned worker must not keep writing after a crash."""
