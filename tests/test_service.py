@@ -92,3 +92,40 @@ def test_scan_dropped_in_inbox_becomes_searchable(home: Path):
     assert "韦秀英" in human.stdout and str(pdf.name)[:10] in human.stdout.replace("\n", "")
     status = json.loads(run_cli(["status", "--json"], env).stdout)
     assert status["done"] == 1 and status["pages_searchable"] == 3 and status["queued"] == 0
+
+
+def test_watcher_survives_bad_input_on_a_polled_share(home: Path):
+    """Network shares are polled; 24 kinds of bad input are quarantined and a good scan still lands."""
+    import sqlite3
+
+    from badinputs import make_all
+
+    env = dangan_env(home, DANGAN_INGEST__POLLING="always", DANGAN_INGEST__POLL_INTERVAL_SECONDS="0.5",
+                     DANGAN_IMAGING__DETECT_ORIENTATION="false", DANGAN_WORKERS="1")
+    log = home / "service.log"
+    proc = start_service(env, log)
+    try:
+        wait_for(lambda: "polling" in log.read_text(errors="replace"), 60, what="polling watcher")
+        expected = make_all(home / "inbox")
+        page = render_page(["村务公开栏：本月低保名单公示，请村民监督。"], seed=5, dpi=150, page_size=(900, 300))
+        page.save(home / "inbox" / "good.png", dpi=(150, 150))
+
+        def settled():
+            con = sqlite3.connect(home / "data" / "catalog.sqlite3", timeout=30)
+            try:
+                q = con.execute("select count(*) from quarantine").fetchone()[0]
+                done = con.execute("select count(*) from items where state='done'").fetchone()[0]
+            finally:
+                con.close()
+            return q >= len(expected) and done == 1
+
+        wait_for(settled, 180, interval=1.0, what="bad input quarantined and the good scan done")
+        assert proc.poll() is None, "the watcher must keep running"
+        assert search_json(env, "低保名单")["total"] == 1
+        status = json.loads(run_cli(["status", "--json"], env).stdout)
+        assert status["quarantined"] == len(expected) and status["recent_quarantine"]
+        assert not any((home / "inbox").iterdir())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
