@@ -6,9 +6,10 @@ import json
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -123,8 +124,7 @@ def ingest(
     if service is None and not wait:
         console.print("handed over to the running dangan service")
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err) as progress:
+    with _progress() as progress:
         task = progress.add_task("ingest", total=len(item_ids))
 
         def tick(_results=None) -> None:
@@ -249,64 +249,66 @@ def ocr(
         sys.stdout.write(page.text + "\n")
 
 
-@index_app.command("rebuild")
-def index_rebuild() -> None:
-    """Recreate the search index from the catalog (the index is only a cache)."""
+@contextmanager
+def _exclusive(s: Settings) -> Iterator[None]:
+    """Hold the data home's processor lock: index writes need the only writer."""
     from pipeline.runner import ProcessorLock
-    from pipeline.runner.indexer import Indexer
-    from pipeline.store import Catalog, Database
 
-    s = _settings()
     lock = ProcessorLock(s.home)
     if not lock.acquire():
         err.print("[red]a dangan processor is running on this data home; stop it first[/red]")
         raise typer.Exit(1)
     try:
-        catalog = Catalog(Database(s.db_url))
-        total_pages = catalog.count_pages() + catalog.count_pages("archived")
-        with Progress(TextColumn("rebuild"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err) as progress:
-            task = progress.add_task("rebuild", total=total_pages)
-            indexer = Indexer(s, catalog)
-            n = indexer.rebuild(progress=lambda k: progress.advance(task, k))
-            indexer.close()
-        console.print(f"indexed {n} page(s) with {s.index.backend}")
+        yield
     finally:
         lock.release()
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err)
+
+
+@index_app.command("rebuild")
+def index_rebuild() -> None:
+    """Recreate the search index from the catalog (the index is only a cache)."""
+    from pipeline.runner.indexer import Indexer
+    from pipeline.store import Catalog, Database, ItemState
+
+    s = _settings()
+    with _exclusive(s), _progress() as progress:
+        catalog = Catalog(Database(s.db_url))
+        total = catalog.count_pages(ItemState.DONE) + catalog.count_pages(ItemState.ARCHIVED)
+        task = progress.add_task("rebuild", total=total)
+        indexer = Indexer(s, catalog, rebuild_if_stale=False)
+        n = indexer.rebuild(progress=lambda k: progress.advance(task, k))
+        indexer.close()
+    console.print(f"indexed {n} page(s) with {s.index.backend}")
 
 
 @index_app.command("import")
 def index_import(jsonl: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     """Load pages (text + metadata) from a legacy system: one JSON object per line."""
-    from pipeline.runner import ProcessorLock
     from pipeline.runner.importer import ImportError_, import_jsonl
     from pipeline.runner.indexer import Indexer
     from pipeline.store import Catalog, Database
 
     s = _settings()
-    lock = ProcessorLock(s.home)
-    if not lock.acquire():
-        err.print("[red]a dangan processor is running on this data home; stop it first[/red]")
-        raise typer.Exit(1)
-    try:
+    with _exclusive(s), _progress() as progress:
         db = Database(s.db_url)
-        lines = sum(1 for _ in jsonl.open(encoding="utf-8"))
-        with Progress(TextColumn("import"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err) as progress:
-            task = progress.add_task("import", total=lines)
-            try:
-                report = import_jsonl(jsonl, db, s, progress=lambda k: progress.advance(task, k))
-            except ImportError_ as exc:
-                err.print(f"[red]{exc}[/red]")
-                raise typer.Exit(1)
-            indexer = Indexer(s, Catalog(db))
-            while indexer.index_archived(batch=500):
-                pass
-            indexer.close()
-        console.print(f"imported {report.pages} page(s) in {report.items} item(s); "
-                      f"{report.skipped} duplicate page(s) skipped")
-    finally:
-        lock.release()
+        task = progress.add_task("import", total=sum(1 for _ in jsonl.open(encoding="utf-8")))
+        try:
+            report = import_jsonl(jsonl, db, s, progress=lambda k: progress.advance(task, k))
+        except ImportError_ as exc:
+            progress.stop()
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1)
+        indexer = Indexer(s, Catalog(db))
+        while indexer.index_archived(batch=500):
+            pass
+        indexer.close()
+    console.print(f"imported {report.pages} page(s) in {report.items} item(s); "
+                  f"{report.skipped} duplicate page(s) skipped")
 
 
 if __name__ == "__main__":

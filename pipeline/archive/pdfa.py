@@ -45,10 +45,8 @@ document IDs in the metadata differ per run.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -61,6 +59,7 @@ from PIL import Image
 from pipeline.archive.ocrmypdf_plugin import ENGINE_NAME, OCR_JSON_KWARG, write_ocr_json
 from pipeline.archive.validate import validate_pdfa
 from pipeline.domain import ArchivedItem, OcrPage, PreparedPage
+from pipeline.fileio import atomic_copy, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -203,29 +202,6 @@ def _run_ocrmypdf(
 # ───────────────────────────── build ─────────────────────────────
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
-            for chunk in iter(lambda: inp.read(1 << 20), b""):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def build_pdfa(
     pages: list[tuple[PreparedPage, OcrPage]],
     out_path: Path,
@@ -297,11 +273,11 @@ def build_pdfa(
         if result is None:
             raise PdfaError("could not produce a valid PDF/A-2b: " + " | ".join(problems))
 
-        _atomic_copy(result, out_path)
+        atomic_copy(result, out_path)
 
     return ArchivedItem(
         archival_code=archival_code,
         pdf_path=out_path,
-        pdf_sha256=_sha256(out_path),
+        pdf_sha256=sha256_file(out_path)[0],
         page_count=len(pages),
     )

@@ -8,15 +8,13 @@ its checksum is recorded at ingest.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from pipeline import domain
+from pipeline.fileio import atomic_copy, atomic_write
 
 from . import orientation as _orientation
 from .deskew import estimate_skew, rotate, rotate_quarter, to_gray
@@ -120,21 +118,6 @@ def _file_dpi(img: Image.Image) -> int | None:
     return value if value > 0 else None
 
 
-def _atomic_write(target: Path, write) -> None:
-    """Write through a temp file in the same folder, then os.replace: readers never see
-    half a file and a crash leaves the previous version."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def prepare_page(
     source: domain.PageSource,
     work_dir: Path,
@@ -195,18 +178,18 @@ def prepare_page_pixels(
         raise ValueError(f"working copy would overwrite the master {source.master}")
     if not changed and fmt == "JPEG":
         target = work_dir / f"{stem}.jpg"
-        _atomic_write(target, lambda fh: _copy_bytes(source.master, fh))
+        atomic_copy(source.master, target)
     elif not changed and fmt == "PNG" and file_dpi == dpi:
         target = work_dir / f"{stem}.png"
-        _atomic_write(target, lambda fh: _copy_bytes(source.master, fh))
+        atomic_copy(source.master, target)
     elif fmt == "JPEG" or not source.lossless:
         target = work_dir / f"{stem}.jpg"
         pil = _to_pil(working, False)
-        _atomic_write(target, lambda fh: pil.save(fh, "JPEG", quality=JPEG_QUALITY, dpi=(dpi, dpi)))
+        atomic_write(target, lambda fh: pil.save(fh, "JPEG", quality=JPEG_QUALITY, dpi=(dpi, dpi)))
     else:
         target = work_dir / f"{stem}.png"
         pil = _to_pil(working, bitonal)
-        _atomic_write(target, lambda fh: pil.save(fh, "PNG", dpi=(dpi, dpi), optimize=False))
+        atomic_write(target, lambda fh: pil.save(fh, "PNG", dpi=(dpi, dpi), optimize=False))
 
     height, width = working.shape[:2]
     page = domain.PreparedPage(
@@ -223,6 +206,3 @@ def prepare_page_pixels(
     return page, working
 
 
-def _copy_bytes(path: Path, fh) -> None:
-    with open(path, "rb") as src:
-        shutil.copyfileobj(src, fh)

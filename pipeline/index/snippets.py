@@ -14,7 +14,6 @@ import re
 
 from .analysis import (
     _HAN,
-    ID_RE,
     QueryPlan,
     normalize_with_map,
 )

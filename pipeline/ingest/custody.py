@@ -14,7 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-CHUNK = 1 << 20
+from pipeline.fileio import CHUNK, atomic_write_bytes, fsync_dir, sha256_file
+
+__all__ = ["FileVanished", "OriginalsStore", "StoredFile", "atomic_write_bytes", "copy_hashed",
+           "fsync_dir", "move_durably", "sha256_file"]
 
 
 @dataclass(frozen=True)
@@ -22,24 +25,6 @@ class StoredFile:
     sha256: str
     size: int
     path: Path
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=".tmp-", delete=False) as tmp:
-        tmp.write(data)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, dest)
-    fsync_dir(dest.parent)
 
 
 class FileVanished(Exception):
@@ -56,7 +41,7 @@ def copy_hashed(src: Path, staging: Path) -> tuple[Path, str, int]:
     before = os.stat(src)
     digest = hashlib.sha256()
     size = 0
-    fd, tmp_name = tempfile.mkstemp(dir=staging, prefix="in-")
+    fd, tmp_name = tempfile.mkstemp(dir=staging, prefix=".in-", suffix=".tmp")
     tmp = Path(tmp_name)
     with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
         while chunk := inp.read(CHUNK):
@@ -103,11 +88,7 @@ class OriginalsStore:
 
     def verify(self, sha256: str) -> bool:
         """Re-hash a kept original (fixity check)."""
-        digest = hashlib.sha256()
-        with open(self.path_for(sha256), "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest() == sha256
+        return sha256_file(self.path_for(sha256))[0] == sha256
 
 
 def move_durably(src: Path, dest: Path) -> None:
@@ -139,11 +120,3 @@ def _fsync_tree(path: Path) -> None:
         if child.is_file() and not child.is_symlink():
             with open(child, "rb") as fh:
                 os.fsync(fh.fileno())
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -25,7 +25,8 @@ from sqlalchemy import select
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.ingest.custody import FileVanished, OriginalsStore, atomic_write_bytes, copy_hashed, move_durably
+from pipeline.fileio import atomic_write_bytes, sha256_file
+from pipeline.ingest.custody import FileVanished, OriginalsStore, copy_hashed, move_durably
 from pipeline.ingest.junk import is_junk
 from pipeline.ingest.probe import BadInput, FileProbe, probe
 from pipeline.store import Database, Item, ItemState, Page, QuarantinedFile, SourceFile, record_event
@@ -201,7 +202,7 @@ class Intake:
             if source is not None and source.is_symlink():
                 sha256 = hashlib.sha256(os.readlink(source).encode()).hexdigest()
             elif source is not None and source.is_file():
-                sha256, size = _hash_file(source)
+                sha256, size = sha256_file(source)
         except FileNotFoundError:
             source = partial if partial is not None and partial.exists() else None
         if source is None:
@@ -230,13 +231,3 @@ class Intake:
         if partial is not None and partial.exists() and source is not partial:
             partial.unlink(missing_ok=True)
         return IntakeResult("quarantined", label, None, reason)
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

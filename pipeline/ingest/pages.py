@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.domain import PageSource
-from pipeline.ingest.custody import atomic_write_bytes, sha256_of
+from pipeline.fileio import atomic_write_bytes, sha256_file
 
 
 def page_master(
@@ -33,7 +33,7 @@ def page_master(
         images = convert_from_path(str(original), dpi=pdf_dpi, first_page=frame + 1, last_page=frame + 1)
         master = out_dir / f"p{index + 1:04d}-master.png"
         _save_png(images[0], master, pdf_dpi)
-        return PageSource(index, master, source_sha256, frame, pdf_dpi, True), sha256_of(master)
+        return PageSource(index, master, source_sha256, frame, pdf_dpi, True), sha256_file(master)[0]
 
     with Image.open(original) as img:
         dpi = img.info.get("dpi")
@@ -44,7 +44,7 @@ def page_master(
         img.seek(frame)
         master = out_dir / f"p{index + 1:04d}-master.png"
         _save_png(img, master, stated)
-        return PageSource(index, master, source_sha256, frame, stated, True), sha256_of(master)
+        return PageSource(index, master, source_sha256, frame, stated, True), sha256_file(master)[0]
 
 
 def _save_png(img: Image.Image, dest: Path, dpi: int | None) -> None:

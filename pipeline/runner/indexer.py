@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 class Indexer:
     """The single index writer of a data home (tantivy allows one writer)."""
 
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, *, rebuild_if_stale: bool = True) -> None:
         from pipeline.index import needs_rebuild, open_index
 
         self.settings = settings
@@ -23,7 +23,7 @@ class Indexer:
         self.agent = f"dangan {__version__} indexer"
         stale = needs_rebuild(settings.index.backend, settings.index_dir)
         self.index = open_index(settings.index.backend, settings.index_dir)
-        if stale:
+        if stale and rebuild_if_stale:
             log.warning("search index is missing or from another version: rebuilding from the catalog")
             self.rebuild()
 

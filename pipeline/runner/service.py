@@ -17,6 +17,7 @@ from typing import Callable
 
 from pipeline import __version__
 from pipeline.config import Settings
+from pipeline.fileio import TMP_GLOB
 from pipeline.ingest.intake import Intake, IntakeResult
 from pipeline.ingest.watch import InboxWatcher, ReadinessGate
 from pipeline.runner.base import LocalProcessRunner, TaskRunner
@@ -95,9 +96,8 @@ class Service:
             else:
                 leftover.unlink(missing_ok=True)
         for root in (self.settings.pdf_dir, self.settings.pages_dir):
-            for pattern in ("**/.*.tmp", "**/.tmp-*"):
-                for leftover in root.glob(pattern):
-                    leftover.unlink(missing_ok=True)
+            for leftover in root.rglob(TMP_GLOB):
+                leftover.unlink(missing_ok=True)
 
     def request_stop(self, *_args) -> None:
         self._stop = True

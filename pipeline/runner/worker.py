@@ -23,7 +23,7 @@ from pipeline.archive.archival_code import ArchivalCodeTemplate
 from pipeline.classify import classify
 from pipeline.config import Settings
 from pipeline.domain import OcrPage, PreparedPage
-from pipeline.ingest.custody import atomic_write_bytes
+from pipeline.fileio import atomic_write_bytes
 from pipeline.ingest.pages import page_master
 from pipeline.store import Catalog, Database, Item, ItemState, Page, SourceFile, record_event
 

@@ -22,7 +22,6 @@ from pipeline.store.models import (
     ItemState,
     Page,
     QuarantinedFile,
-    SourceFile,
     utcnow,
 )
 
