@@ -8,16 +8,21 @@ BIN := $(VENV)/bin
 APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-chi-sim-vert \
 	tesseract-ocr-chi-tra-vert tesseract-ocr-osd ghostscript poppler-utils qpdf unpaper pngquant \
 	fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming libgl1 libglib2.0-0 python3-venv
+# The tests also start a throwaway PostgreSQL server (the scale-out catalog) and render with WenQuanYi.
+TEST_APT_PACKAGES := postgresql fonts-wqy-zenhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
+STAMP_TEST_APT := $(VENV)/.test-apt-done
 
 .PHONY: install run test bench bench-quick clean
 
 install: $(STAMP_APT) $(STAMP_PY)
 
-$(STAMP_APT):
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+$(STAMP_APT): APT_WANTED = $(APT_PACKAGES)
+$(STAMP_TEST_APT): APT_WANTED = $(TEST_APT_PACKAGES)
+$(STAMP_APT) $(STAMP_TEST_APT):
+	@missing=""; for p in $(APT_WANTED); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -34,7 +39,7 @@ run: install
 	$(BIN)/dangan init
 	$(BIN)/dangan watch
 
-test: install
+test: install $(STAMP_TEST_APT)
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 # Benchmarks print figures; they are not tests. PAGES scales the index benchmark.

@@ -1,6 +1,6 @@
 """Skew estimation and rotation of scanned pages (纠偏).
 
-The estimate is the one measured in the engine study (shared/research/ocr-engines.md §4.2):
+The estimate is the one measured in the engine study (engine study, see ocr_models/README.md):
 dilate the ink so that the characters of a text line merge into one blob, take the
 ``minAreaRect`` of each long blob and return the median angle. Residual error there was
 0.01° median, 0.48° worst on degraded horizontal pages.

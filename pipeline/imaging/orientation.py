@@ -3,7 +3,7 @@
 RapidOCR's own 0/180 line classifier does not fix page order; without a page-level step
 every engine failed on 180/270° pages (75–99 % CER). Tesseract OSD (Debian
 ``tesseract-ocr-osd``) on a reduced grey copy was right on 40/40 pages in the engine study
-(shared/research/ocr-engines.md §4.2), forms and vertical pages included.
+(engine study, see ocr_models/README.md), forms and vertical pages included.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """RapidOCR 3.10 adapter: PP-OCRv6-small det/rec ONNX models shipped inside the wheel.
 
 Why this engine: 2.0 % CER on degraded horizontal Chinese pages versus 19.6 % for the best
-Tesseract setup (shared/research/ocr-engines.md §1). Only the default model set is in the
+Tesseract setup (engine study, see ocr_models/README.md). Only the default model set is in the
 wheel; choosing any other model makes RapidOCR download it at run time, which archive
 sites without internet cannot do, so this adapter never sets model options and refuses to
 start if the bundled files are missing.

@@ -1,7 +1,7 @@
 """Tesseract adapter (Debian tesseract-ocr 5.3 + tessdata_fast chi_sim/chi_tra).
 
 Kept as a baseline and fallback, not as the default: on degraded Chinese pages it had
-19.6–46.6 % CER against RapidOCR's 2.0 % (shared/research/ocr-engines.md §1, §4.2).
+19.6–46.6 % CER against RapidOCR's 2.0 % (engine study, see ocr_models/README.md).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.archive.archival_code import ArchivalCodeTemplate
 from pipeline.domain import Classification, PageDocument
@@ -80,17 +81,20 @@ class Catalog:
     def claim_next(self, worker: str) -> int | None:
         """Atomically move the oldest queued item to processing and return its id."""
         with self.db.session() as s:
+            # SKIP LOCKED lets PostgreSQL workers pass each other; SQLite ignores it and
+            # serialises writers anyway (BEGIN IMMEDIATE).
             item_id = s.scalar(
                 select(Item.id).where(Item.state == ItemState.QUEUED).order_by(Item.id).limit(1)
+                .with_for_update(skip_locked=True)
             )
             if item_id is None:
                 return None
-            s.execute(
+            claimed = s.execute(
                 update(Item)
                 .where(Item.id == item_id, Item.state == ItemState.QUEUED)
                 .values(state=ItemState.PROCESSING, worker=worker, attempts=Item.attempts + 1)
-            )
-            return item_id
+            ).rowcount
+            return item_id if claimed == 1 else None
 
     def set_state(self, item_id: int, state: str, *, error: str | None = None) -> None:
         with self.db.session() as s:
@@ -128,8 +132,14 @@ class Catalog:
                 return item.archival_code
             counter = s.get(ArchivalCounter, scope, with_for_update=True)
             if counter is None:
-                counter = ArchivalCounter(scope=scope, last_value=0)
-                s.add(counter)
+                # Two workers may open a new scope at once: one insert wins, the other
+                # waits for it and then locks the winner's row.
+                try:
+                    with s.begin_nested():
+                        s.add(ArchivalCounter(scope=scope, last_value=0))
+                except IntegrityError:
+                    pass
+                counter = s.get(ArchivalCounter, scope, with_for_update=True, populate_existing=True)
             counter.last_value += 1
             code = template.render(c, counter.last_value)
             item.archival_code = code

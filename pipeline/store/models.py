@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -119,13 +120,13 @@ class SourceFile(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     position: Mapped[int] = mapped_column(Integer)  # order inside the item (natural sort)
     sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)  # files can pass 2 GiB
     original_name: Mapped[str] = mapped_column(Text)  # path relative to the inbox
     media_type: Mapped[str] = mapped_column(String(64))
     stored_path: Mapped[str] = mapped_column(Text)  # in the content-addressed originals store
     station: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    inbox_mtime_ns: Mapped[int | None] = mapped_column(Integer)
+    inbox_mtime_ns: Mapped[int | None] = mapped_column(BigInteger)  # ns since 1970: needs 64 bits
     inbox_removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     item: Mapped[Item] = relationship(back_populates="sources")
@@ -190,7 +191,7 @@ class QuarantinedFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     original_name: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str | None] = mapped_column(String(64))
-    size: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(BigInteger)
     stored_path: Mapped[str | None] = mapped_column(Text)  # None when nothing could be kept
     reason: Mapped[str] = mapped_column(Text)
     station: Mapped[str | None] = mapped_column(String(64))

@@ -10,12 +10,14 @@ target_metadata = Base.metadata
 
 
 def run_migrations() -> None:
+    # dangan passes its open connection (pipeline.store.db.migrate); the alembic CLI
+    # passes a URL (-x url=… or sqlalchemy.url), handy for generating revisions.
     connection = config.attributes.get("connection")
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.begin() as conn:
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    with create_engine(url).begin() as conn:
         _run(conn)
 
 

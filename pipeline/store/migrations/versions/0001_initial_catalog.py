@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 20:43:46.403527
+Create Date: 2026-11-21
 """
 
 from alembic import op
@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('original_name', sa.Text(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=True),
-    sa.Column('size', sa.Integer(), nullable=True),
+    sa.Column('size', sa.BigInteger(), nullable=True),
     sa.Column('stored_path', sa.Text(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('station', sa.String(length=64), nullable=True),
@@ -102,13 +102,13 @@ def upgrade() -> None:
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('original_name', sa.Text(), nullable=False),
     sa.Column('media_type', sa.String(length=64), nullable=False),
     sa.Column('stored_path', sa.Text(), nullable=False),
     sa.Column('station', sa.String(length=64), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('inbox_mtime_ns', sa.Integer(), nullable=True),
+    sa.Column('inbox_mtime_ns', sa.BigInteger(), nullable=True),
     sa.Column('inbox_removed', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], ),
     sa.PrimaryKeyConstraint('id')
