@@ -112,12 +112,18 @@ class Service:
             self.watcher.start()
             log.info("watching %s (%s)", self.settings.ingest.inbox,
                      "polling" if self.watcher.polling else "native events")
+        last_report, last_line = 0.0, ""
         try:
             while not self._stop:
                 results = self.watcher.tick() if self.watcher else []
                 for r in results:
                     log.info("%s: %s %s", r.entry, r.outcome, r.message)
-                self.indexer.index_archived()
+                if self.indexer.index_archived() or time.monotonic() - last_report > 30:
+                    last_report = time.monotonic()
+                    line = self.status_line()
+                    if line != last_line:  # a quiet service stays quiet in the log
+                        log.info("%s", line)
+                        last_line = line
                 self.runner.ensure_alive()
                 if on_tick:
                     on_tick(results)
@@ -126,6 +132,13 @@ class Service:
                 time.sleep(tick_seconds)
         finally:
             self.close()
+
+    def status_line(self) -> str:
+        st = self.catalog.status()
+        in_flight = self.watcher.gate.in_flight if self.watcher else 0
+        return (f"status: {in_flight} in inbox, {st.queue_depth} queued/processing, "
+                f"{st.by_state.get('done', 0)} done, {st.by_state.get('failed', 0)} failed, "
+                f"{st.quarantined} quarantined, {st.pages_per_minute:.1f} pages/min")
 
     def close(self) -> None:
         if self.watcher:

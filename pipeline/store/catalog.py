@@ -54,7 +54,7 @@ class StatusCounts:
     by_state: dict[str, int]
     quarantined: int
     pages_done: int
-    pages_per_minute: float  # over the last 10 minutes of indexed items
+    pages_per_minute: float  # pages made searchable, over the busy part of the last 10 minutes
 
     @property
     def queue_depth(self) -> int:
@@ -194,13 +194,20 @@ class Catalog:
             pages_done = s.scalar(
                 select(func.count()).select_from(Page).join(Item).where(Item.state == ItemState.DONE)
             ) or 0
-            since = datetime.now(timezone.utc) - timedelta(minutes=10)
-            recent = s.scalar(
-                select(func.count()).select_from(Page).join(Event, (Event.object_type == "item")
-                & (Event.object_id == Page.item_id))
-                .where(Event.event_type == "indexed", Event.occurred_at >= since)
-            ) or 0
-        return StatusCounts(by_state, quarantined, pages_done, recent / 10.0)
+            now = datetime.now(timezone.utc)
+            window = (
+                select(Page.id, Event.occurred_at).join(
+                    Event, (Event.object_type == "item") & (Event.object_id == Page.item_id))
+                .where(Event.event_type == "indexed", Event.occurred_at >= now - timedelta(minutes=10))
+                .subquery()
+            )
+            recent, first = s.execute(select(func.count(), func.min(window.c.occurred_at))).one()
+        # Rate over the part of the last 10 minutes that saw work, at least one minute.
+        minutes = 1.0
+        if first is not None:
+            first = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
+            minutes = max(1.0, (now - first).total_seconds() / 60)
+        return StatusCounts(by_state, quarantined, pages_done, recent / minutes)
 
     def count_pages(self, state: str = ItemState.DONE) -> int:
         with self.db.session() as s:
