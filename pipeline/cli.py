@@ -155,10 +155,15 @@ def search(
     category: Optional[str] = typer.Option(None, "--category"),
 ) -> None:
     """Full-text search over every indexed page. ID numbers are masked in snippets."""
-    from pipeline.index import open_index
+    from pipeline.index import needs_rebuild, open_index
 
     s = _settings()
     filters = {k: v for k, v in (("year", year), ("village", village), ("category", category)) if v is not None}
+    if needs_rebuild(s.index.backend, s.index_dir):
+        # Opening would wipe a stale index; a search must never do that behind the service's back.
+        err.print(f"the {s.index.backend} search index at {s.index_dir} is missing or out of date: "
+                  "start `dangan watch` (it rebuilds on start) or run `dangan index rebuild`")
+        raise typer.Exit(3)
     index = open_index(s.index.backend, s.index_dir)
     try:
         result = index.search(query, limit=limit, filters=filters or None)

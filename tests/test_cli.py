@@ -112,3 +112,10 @@ def test_bad_config_fails_at_start_naming_the_key(home: Path):
     env = dangan_env(home, DANGAN_OCR__ENGINE="paddle")
     r = run_cli(["status"], env)
     assert r.returncode == 2 and "ocr.engine" in r.stderr
+
+
+def test_search_refuses_a_missing_or_stale_index_without_touching_it(home: Path):
+    env = dangan_env(home)
+    r = run_cli(["search", "王"], env)
+    assert r.returncode == 3 and "dangan index rebuild" in r.stderr
+    assert not (home / "data" / "index").exists()
