@@ -154,10 +154,12 @@ def test_multipage_tiff_and_pdf_become_pages(settings, gate):
 
 def test_junk_is_left_alone(settings, gate):
     inbox = settings.ingest.inbox
-    for junk in (".DS_Store", "Thumbs.db", "._scan.jpg", "scan.jpg.part", "~$notes.docx"):
-        (inbox / junk).write_bytes(b"x")
+    junk = (".DS_Store", "Thumbs.db", "._scan.jpg", "scan.jpg.part", "~$notes.docx", ".gitkeep", ".sync-tmp1")
+    for name in junk:
+        (inbox / name).write_bytes(b"x")
+    (inbox / ".Trashes").mkdir()
     assert drain(gate) == []
-    assert len(list(inbox.iterdir())) == 5
+    assert len(list(inbox.iterdir())) == len(junk) + 1
 
 
 def test_crash_between_commit_and_inbox_removal_resumes(settings, gate):
