@@ -128,10 +128,13 @@ class ItemProcessor:
             record_event(s, "item", item_id, "classified", agent=self.agent, detail={
                 "category": filing.category, "year": filing.year, "retention": filing.retention,
                 "title": filing.title, "needs_review": filing.needs_review, "method": "placeholder-defaults"})
+            # A re-run keeps the filing its 档号 was issued with, even if the config changed since.
+            item = s.get(Item, item_id)
+            fonds, year, title = item.fonds, item.year, item.title
 
-        pdf_path = self.settings.pdf_dir / filing.fonds / str(filing.year) / f"{safe_filename(code)}.pdf"
-        archived = build_pdfa(done, pdf_path, title=filing.title, archival_code=code,
-                              author=filing.fonds, work_dir=self.settings.staging_dir)
+        pdf_path = self.settings.pdf_dir / fonds / str(year) / f"{safe_filename(code)}.pdf"
+        archived = build_pdfa(done, pdf_path, title=title, archival_code=code,
+                              author=fonds, work_dir=self.settings.staging_dir)
         with self.db.session() as s:
             item = s.get(Item, item_id)
             item.pdf_path, item.pdf_sha256 = str(archived.pdf_path), archived.pdf_sha256
