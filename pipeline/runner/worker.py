@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 import traceback
 from dataclasses import asdict
@@ -163,6 +164,12 @@ def worker_main(settings_json: str, worker: str, parent_pid: int) -> None:
     for noisy in ("fontTools", "ocrmypdf", "pikepdf", "RapidOCR"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.model_validate_json(settings_json)
+    # OCRmyPDF ignores its work_folder and uses the temp dir: keep that inside staging,
+    # which the service sweeps at start, so a kill -9 mid-build leaves nothing behind.
+    scratch = settings.staging_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = None  # re-read TMPDIR
     db = Database(settings.db_url, upgrade=False)
     processor = ItemProcessor(settings, db, worker)
     while os.getppid() == parent_pid:
