@@ -92,7 +92,10 @@ def test_kill9_loop_ingests_every_file_exactly_once(home: Path):
     assert originals == {Path(r["stored_path"]) for r in sources}
     pdfs = {p for p in (home / "data" / "pdfa").rglob("*.pdf")}
     assert pdfs == {Path(r["pdf_path"]) for r in items}
-    assert not [p for p in (home / "data" / "staging").rglob("*") if p.is_file()]
+    # Nothing half-done survives: no custody copies, no PDF/A or OCRmyPDF work folders.
+    staging = home / "data" / "staging"
+    assert not [*staging.glob(".in-*.tmp"), *staging.glob("dangan-pdfa-*"), *staging.glob("tmp/ocrmypdf*")]
+    assert not [p for p in (home / "data").rglob(".*.tmp")], "half-written files left behind"
     # Index count = catalog count.
     status = json.loads(run_cli(["status", "--json"], env).stdout)
     assert status["pages_searchable"] == FILES
