@@ -118,3 +118,16 @@ def postgres_url(postgres_server, request):
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return postgres_server.format(db=name)
+
+
+def run_processes(target, arg_tuples: list[tuple], timeout: float = 120) -> None:
+    """Run ``target(*args)`` in one spawned process per tuple, at the same time; all must succeed."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=target, args=args) for args in arg_tuples]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+        assert p.exitcode == 0, f"{p.name} exited with {p.exitcode}"

@@ -1,11 +1,11 @@
 """档号: template grammar and counters that never skip or repeat under concurrency."""
 
-import multiprocessing
 import re
 
 import pytest
 from sqlalchemy import select
 
+from conftest import run_processes
 from pipeline.archive.archival_code import ArchivalCodeTemplate
 from pipeline.domain import Classification
 from pipeline.store import Catalog, Database, Item
@@ -55,14 +55,7 @@ def test_concurrent_assignment_has_no_gap_or_duplicate(tmp_path):
         s.add_all(items)
     with db.session() as s:
         ids = [i.id for i in s.scalars(select(Item))]
-    ctx = multiprocessing.get_context("spawn")
-    chunks = [ids[i::4] for i in range(4)]
-    procs = [ctx.Process(target=_assign, args=(url, chunk, n)) for n, chunk in enumerate(chunks)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    run_processes(_assign, [(url, ids[n::4], n) for n in range(4)])
     with db.session() as s:
         rows = s.execute(select(Item.archival_code, Item.year, Item.item_number)).all()
     codes = [r[0] for r in rows]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from conftest import run_processes
 from pipeline.archive.archival_code import ArchivalCodeTemplate
 from pipeline.domain import Classification
 from pipeline.store import Catalog, Database, Item, ItemState, record_event
@@ -54,19 +55,14 @@ def test_concurrent_workers_on_postgres_never_share_an_item_or_a_code(postgres_u
         s.add_all(Item(fingerprint=f"f{i}", label=f"l{i}", state=ItemState.QUEUED) for i in range(80))
     with db.session() as s:
         ids = list(s.scalars(sa.select(Item.id)))
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_assign, args=(postgres_url, ids[k::4])) for k in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    run_processes(_assign, [(postgres_url, ids[k::4]) for k in range(4)])
     with db.session() as s:
         rows = s.execute(sa.select(Item.year, Item.item_number, Item.archival_code)).all()
     for year in (2016, 2017):
         assert sorted(r[1] for r in rows if r[0] == year) == list(range(1, 41))
     assert len({r[2] for r in rows}) == 80
 
+    ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     procs = [ctx.Process(target=_claim, args=(postgres_url, out)) for _ in range(4)]
     for p in procs:
