@@ -99,22 +99,23 @@ class Intake:
         """Keep the originals, record the item, then (if ``remove``) clear the inbox entry."""
         root = root or entry.parent
         label = str(entry.relative_to(root)) if entry.is_relative_to(root) else entry.name
-        kept = []
+        copies = []  # every file is copied before any is adopted: a batch is kept whole or not at all
         for path, file_probe in checked:
-            st = os.stat(path)
+            name = label if path == entry else str(Path(label) / path.relative_to(entry))
             try:
+                mtime_ns = os.stat(path).st_mtime_ns
                 tmp, sha256, size = copy_hashed(path, self.settings.staging_dir)
-            except FileVanished as exc:
-                return self.quarantine(
-                    entry,
-                    f"{path.name}: deleted or changed while being read; the bytes read are kept for review",
-                    root=root,
-                    partial=Path(str(exc)),
-                )
-            except FileNotFoundError:
+            except (FileVanished, FileNotFoundError) as exc:
+                for _, _, earlier, *_ in copies:
+                    earlier.unlink(missing_ok=True)
+                if isinstance(exc, FileVanished):
+                    return self.quarantine(
+                        entry, f"{path.name}: deleted or changed while being read; the bytes read are kept for review",
+                        root=root, partial=Path(str(exc)))
                 return self.quarantine(entry, f"{path.name}: disappeared from the inbox while being read", root=root)
-            stored = self.store.adopt(tmp, sha256, size)
-            kept.append((path, file_probe, stored, st.st_mtime_ns))
+            copies.append((name, file_probe, tmp, sha256, size, mtime_ns))
+        kept = [(name, file_probe, self.store.adopt(tmp, sha256, size), mtime_ns)
+                for name, file_probe, tmp, sha256, size, mtime_ns in copies]
 
         fingerprint = "sha256:" + (
             kept[0][2].sha256 if len(kept) == 1 and not entry.is_dir()
@@ -125,10 +126,9 @@ class Intake:
             existing = s.scalar(select(Item).where(Item.fingerprint == fingerprint))
             if existing is not None:
                 first = existing.sources[0] if existing.sources else None
-                resumed = (
-                    first is not None and not first.inbox_removed and first.original_name == (
-                        label if not entry.is_dir() else str(Path(label) / kept[0][0].relative_to(entry)))
-                    and first.inbox_mtime_ns == kept[0][3]
+                resumed = (  # our own crash between commit and removal, not a new drop
+                    first is not None and not first.inbox_removed
+                    and (first.original_name, first.inbox_mtime_ns) == (kept[0][0], kept[0][3])
                 )
                 if resumed:
                     outcome, item_id = "resumed", existing.id
@@ -147,8 +147,7 @@ class Intake:
                 record_event(s, "item", item.id, "received", agent=self.agent,
                              detail={"entry": label, "files": len(kept), "station": self.settings.ingest.station})
                 page_no = 0
-                for position, (path, file_probe, stored, mtime_ns) in enumerate(kept):
-                    name = label if not entry.is_dir() else str(Path(label) / path.relative_to(entry))
+                for position, (name, file_probe, stored, mtime_ns) in enumerate(kept):
                     source = SourceFile(
                         item_id=item.id, position=position, sha256=stored.sha256, size=stored.size,
                         original_name=name, media_type=file_probe.media_type, stored_path=str(stored.path),
