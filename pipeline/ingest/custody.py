@@ -14,10 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.fileio import CHUNK, atomic_write_bytes, fsync_dir, sha256_file
-
-__all__ = ["FileVanished", "OriginalsStore", "StoredFile", "atomic_write_bytes", "copy_hashed",
-           "fsync_dir", "move_durably", "sha256_file"]
+from pipeline.fileio import CHUNK, fsync_dir
 
 
 @dataclass(frozen=True)
@@ -70,12 +67,8 @@ class OriginalsStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def keep(self, src: Path) -> StoredFile:
-        """Hash ``src`` and keep a durable copy; the source is left untouched."""
-        tmp, sha256, size = copy_hashed(src, self.staging)
-        return self.adopt(tmp, sha256, size)
-
     def adopt(self, tmp: Path, sha256: str, size: int) -> StoredFile:
+        """Move a hashed staging copy (see :func:`copy_hashed`) into the store."""
         dest = self.path_for(sha256)
         if dest.exists() and dest.stat().st_size == size:
             tmp.unlink(missing_ok=True)  # same bytes already kept
@@ -85,10 +78,6 @@ class OriginalsStore:
             os.chmod(dest, 0o444)  # originals are never modified
             fsync_dir(dest.parent)
         return StoredFile(sha256, size, dest)
-
-    def verify(self, sha256: str) -> bool:
-        """Re-hash a kept original (fixity check)."""
-        return sha256_file(self.path_for(sha256))[0] == sha256
 
 
 def move_durably(src: Path, dest: Path) -> None:

@@ -96,23 +96,11 @@ class Catalog:
             ).rowcount
             return item_id if claimed == 1 else None
 
-    def set_state(self, item_id: int, state: str, *, error: str | None = None) -> None:
-        with self.db.session() as s:
-            s.execute(update(Item).where(Item.id == item_id).values(state=state, last_error=error))
-
     def items_in_state(self, state: str, limit: int = 100) -> list[int]:
         with self.db.session() as s:
             return list(
                 s.scalars(select(Item.id).where(Item.state == state).order_by(Item.id).limit(limit))
             )
-
-    def retry_failed(self, agent: str) -> int:
-        with self.db.session() as s:
-            ids = s.scalars(select(Item.id).where(Item.state == ItemState.FAILED)).all()
-            for item_id in ids:
-                record_event(s, "item", item_id, "requeued", detail={"why": "retry requested"}, agent=agent)
-            s.execute(update(Item).where(Item.id.in_(ids)).values(state=ItemState.QUEUED))
-            return len(ids)
 
     # ── 档号 ─────────────────────────────────────────────────────
 
