@@ -15,7 +15,7 @@ STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
 STAMP_TEST_APT := $(VENV)/.test-apt-done
 
-.PHONY: install run test bench bench-quick clean
+.PHONY: install run test bench bench-ocr bench-quick clean
 
 install: $(STAMP_APT) $(STAMP_PY)
 
@@ -44,12 +44,20 @@ test: install $(STAMP_TEST_APT)
 
 # Benchmarks print figures; they are not tests. PAGES scales the index benchmark.
 PAGES ?= 100000
-bench: install
-	$(BIN)/python bench/ocr_bench.py --pages 12
+bench: bench-ocr
 	$(BIN)/python bench/index_bench.py --pages $(PAGES)
 
+# OCR: CER per page kind and pages/min of every engine configuration as ratios to
+# `ocrmypdf -l chi_sim` on the same pages in the same run, plus end-to-end throughput of
+# `dangan ingest` vs ocrmypdf. ~20-25 min on a shared 2-core machine; tables also land in bench/out/.
+OCR_PAGES_PER_KIND ?= 2
+OCR_E2E_PAGES ?= 12
+bench-ocr: install
+	$(BIN)/python bench/ocr_bench.py --pages-per-kind $(OCR_PAGES_PER_KIND) --e2e --e2e-pages $(OCR_E2E_PAGES) \
+		--json bench/out/ocr_bench.json --markdown bench/out/ocr_bench.md
+
 bench-quick: install
-	$(BIN)/python bench/ocr_bench.py --pages 4
+	$(BIN)/python bench/ocr_bench.py --pages-per-kind 1 --configs ocrmypdf,dangan --e2e-pages 4
 	$(BIN)/python bench/index_bench.py --pages 5000
 
 clean:

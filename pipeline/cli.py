@@ -199,7 +199,8 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
 
     s = _settings()
     db = Database(s.db_url)
-    st = Catalog(db).status()
+    catalog = Catalog(db)
+    st = catalog.status()
     running = ProcessorLock(s.home).held_elsewhere()
     with db.session() as sess:
         recent_q = sess.execute(
@@ -216,6 +217,9 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         "pages_searchable": st.pages_done,
         "pages_per_minute": round(st.pages_per_minute, 2),
         "recent_quarantine": [{"entry": n, "reason": r} for n, r in recent_q],
+        "quality_flags": st.quality,
+        "recent_flagged_pages": [{"item": code, "page": page_no, "flags": flags.split()}
+                                 for code, page_no, flags in catalog.flagged_pages()],
     }
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -229,26 +233,44 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     console.print(table)
     for q in data["recent_quarantine"]:
         console.print(f"[yellow]quarantined[/yellow] {q['entry']}: {q['reason']}")
+    if st.quality:
+        console.print("pages flagged: " + ", ".join(f"{flag} {n}" for flag, n in st.quality.items()))
+    for f in data["recent_flagged_pages"]:
+        console.print(f"[yellow]flagged[/yellow] {f['item']} p{f['page']}: {' '.join(f['flags'])}")
 
 
 @app.command()
 def ocr(
     image: Path = typer.Argument(..., exists=True, dir_okay=False),
-    engine: str = typer.Option("", "--engine", "-e", help="rapidocr | tesseract (default: config)"),
+    engine: str = typer.Option("", "--engine", "-e", help="rapidocr | tesseract (default: config ocr.engine)"),
     as_json: bool = typer.Option(False, "--json"),
     no_prepare: bool = typer.Option(False, "--no-prepare", help="Skip orientation and deskew."),
 ) -> None:
-    """Print the recognised text of one image in reading order."""
-    from pipeline.ocr import recognize_file
+    """Print the recognised text of one image in reading order.
+
+    ``--json``: lines in reading order (``order`` 0, 1, …), each with its box (4 points,
+    pixels of the prepared image), confidence, direction and per-character boxes.
+    """
+    from pipeline.ocr import PageReader, available_engines, recognize_file
 
     s = _settings()
-    page = recognize_file(image, engine or s.ocr.engine, prepare=not no_prepare)
+    if engine and engine.lower() not in available_engines():
+        err.print(f"[red]unknown engine {engine!r}; valid engines: {', '.join(available_engines())}[/red]")
+        raise typer.Exit(2)
+    if engine:
+        s = s.model_copy(update={"ocr": s.ocr.model_copy(update={"engine": engine.lower()})})
+    reader = PageReader.from_settings(s.ocr)
+    page = recognize_file(image, reader, prepare=not no_prepare)
     if as_json:
         sys.stdout.write(json.dumps({
             "engine": page.engine, "width": page.width, "height": page.height,
-            "seconds": round(page.seconds, 3), "confidence": round(page.confidence, 4), "text": page.text,
-            "lines": [{"text": l.text, "confidence": round(l.confidence, 4), "box": l.box,
-                       "vertical": l.vertical} for l in page.lines],
+            "seconds": round(page.seconds, 3), "confidence": round(page.confidence, 4),
+            "needs_review": reader.needs_review(page), "text": page.text,
+            "lines": [{"order": n, "text": l.text, "confidence": round(l.confidence, 4), "box": l.box,
+                       "vertical": l.vertical,
+                       "chars": [{"text": w.text, "confidence": round(w.confidence, 4), "box": w.box}
+                                 for w in l.words]}
+                      for n, l in enumerate(page.lines)],
         }, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(page.text + "\n")

@@ -50,10 +50,19 @@ class PageSource:
 
 @dataclass(frozen=True)
 class PreparedPage:
-    """A page after orientation and deskew; the master is never modified."""
+    """A page after orientation, deskew and border cropping; the master is never modified.
+
+    ``operations`` records, in order, what was done to the master to make the working copy
+    (DA/T 31: processing happens on a copy and is documented), e.g. ``"exif-rotate 90"``,
+    ``"rotate 180 (osd confidence 12.3)"``, ``"deskew -3.20°"``,
+    ``"crop 12,40,2490,3530 margin 2.5mm"`` (box in the deskewed image, x1/y1 exclusive).
+    ``quality`` holds capture-quality flags for review (see
+    :func:`pipeline.imaging.quality_flags`): ``low-dpi``, ``below-ocr-dpi``, ``blank``,
+    ``too-dark``, ``too-light``, ``blurry``, ``skewed``.
+    """
 
     source: PageSource
-    working: Path  # oriented + deskewed working copy, what OCR and the PDF see
+    working: Path  # oriented + deskewed + cropped working copy, what OCR and the PDF see
     width: int
     height: int
     dpi: int  # effective resolution (stated, or assumed from config)
@@ -61,6 +70,9 @@ class PreparedPage:
     rotation: int  # clockwise degrees applied to the master: 0/90/180/270
     deskew_angle: float  # degrees applied after rotation (counter-clockwise positive)
     blank: bool = False  # page has (almost) no ink
+    operations: tuple[str, ...] = ()  # what was done to the master, in order
+    quality: tuple[str, ...] = ()  # capture-quality flags
+    skew_detected: float = 0.0  # skew found before correction (degrees, CCW positive)
 
 
 # ───────────────────────────── ocr ─────────────────────────────

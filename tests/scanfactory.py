@@ -483,3 +483,175 @@ def body_paragraphs(seed: int, *, traditional: bool = False, count: int = 6) -> 
     paras = [p for pool in pools for p in pool[1:]]
     start = seed % len(paras)
     return [paras[(start + i) % len(paras)] for i in range(count)]
+
+
+# ─────────────────── more sheets and scanner faults (bench/ocr_corpus.py) ───────────────────
+# Appended for the OCR benchmark corpus; the functions above are unchanged.
+
+PAPER_GREY = (214, 211, 203)  # grey recycled office paper
+SCANNER_DARK = (38, 38, 40)  # an open lid / black scanner background
+
+
+def age_paper(page: Image.Image, *, seed: int, tint: tuple[int, int, int] = PAPER_GREY, falloff: float = 0.3) -> Image.Image:
+    """Grey paper under uneven light, applied to a clean render (before noise and JPEG).
+
+    Paper white becomes ``tint`` (ink stays dark: a multiply), then the light falls off by
+    up to ``falloff`` towards one randomly chosen edge (a lamp or a book-spine shadow) and
+    varies smoothly over the sheet. ``info`` (ground truth, dpi) is kept.
+    """
+    rng = random.Random(f"age-{seed}")
+    w, h = page.size
+    arr = np.asarray(page.convert("RGB"), dtype=np.float32) * (np.asarray(tint, np.float32) / 255.0)
+    field = np.asarray(
+        Image.fromarray((np.random.default_rng(rng.randrange(2**32)).random((5, 4)) * 255).astype(np.uint8))
+        .resize((w, h), Image.Resampling.BICUBIC),
+        dtype=np.float32,
+    ) / 255.0
+    edge = rng.choice(("left", "right", "top", "bottom"))
+    ramp = np.linspace(1.0, 0.0, w if edge in ("left", "right") else h, dtype=np.float32) ** 2
+    if edge in ("right", "bottom"):
+        ramp = ramp[::-1]
+    ramp = ramp[None, :] if edge in ("left", "right") else ramp[:, None]
+    light = (1.0 - falloff * ramp) * (0.93 + 0.07 * field)
+    out = Image.fromarray((arr * light[..., None]).clip(0, 255).astype(np.uint8), "RGB")
+    out.info.update(page.info)
+    return out
+
+
+def dark_border(
+    page: Image.Image,
+    *,
+    seed: int,
+    dpi: int = 200,
+    border_mm: tuple[float, float] = (4.0, 12.0),
+    skew_deg: float = 0.0,
+    noise_sigma: float = 0.0,
+    jpeg_quality: int | None = None,
+) -> Image.Image:
+    """Scan a rendered sheet on a dark background: a dark frame of uneven width around it.
+
+    The scan area is larger than the sheet by ``border_mm`` (min, max) on each side;
+    ``skew_deg`` lays the sheet counter-clockwise on the glass, the uncovered corners stay
+    dark. Then the usual optics blur, sensor noise and JPEG. Pass a page rendered without
+    noise/JPEG; its ground truth and dpi are carried over.
+    """
+    rng = random.Random(f"border-{seed}")
+    gt = page.info.get("gt", "")
+    px = [round(rng.uniform(*border_mm) / 25.4 * dpi) for _ in range(4)]  # left, top, right, bottom
+    w, h = page.size
+    level = tuple(max(0, c + rng.randint(-8, 8)) for c in SCANNER_DARK)
+    scan = Image.new("RGB", (w + px[0] + px[2], h + px[1] + px[3]), level)
+    scan.paste(page.convert("RGB"), (px[0], px[1]))
+    if skew_deg:
+        scan = scan.rotate(skew_deg, resample=Image.Resampling.BICUBIC, fillcolor=level)
+    scan = _degrade(scan, rng=rng, dpi=dpi, skew_deg=0.0, rotate=0, noise_sigma=noise_sigma,
+                    jpeg_quality=jpeg_quality, yellow=False)
+    return _finish(scan, gt.split("\n") if gt else [], dpi)
+
+
+def _synthetic_photo(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A photograph-like picture: sky, hills, houses, trees, film grain (no text in it)."""
+    w, h = size
+    nrng = np.random.default_rng(rng.randrange(2**32))
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    sky = np.array([150, 185, 220], np.float32) * (1 - y) + np.array([225, 230, 235], np.float32) * y
+    arr = np.broadcast_to(sky, (h, w, 3)).copy()
+    xs = np.arange(w, dtype=np.float32)
+    for depth, colour in ((0.45, (95, 125, 95)), (0.62, (70, 110, 60)), (0.8, (120, 105, 70))):
+        phase, freq = rng.uniform(0, 6.28), rng.uniform(1.5, 4.0)
+        horizon = (depth + 0.06 * np.sin(xs / w * freq * 6.28 + phase)) * h
+        below = np.arange(h, dtype=np.float32)[:, None] >= horizon[None, :]
+        arr[below] = np.asarray(colour, np.float32)
+    img = Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    for _ in range(rng.randint(3, 6)):  # houses: wall + roof
+        bw, bh = rng.uniform(0.08, 0.16) * w, rng.uniform(0.1, 0.18) * h
+        bx, by = rng.uniform(0.02, 0.85) * w, rng.uniform(0.55, 0.75) * h
+        wall = tuple(rng.randint(170, 235) for _ in range(3))
+        draw.rectangle((bx, by, bx + bw, by + bh), fill=wall)
+        draw.polygon([(bx - bw * 0.1, by), (bx + bw / 2, by - bh * 0.5), (bx + bw * 1.1, by)],
+                     fill=tuple(rng.randint(40, 90) for _ in range(3)))
+        draw.rectangle((bx + bw * 0.4, by + bh * 0.45, bx + bw * 0.6, by + bh), fill=(60, 45, 35))
+    for _ in range(rng.randint(6, 12)):  # trees and people: dark blobs
+        cx, cy = rng.uniform(0, w), rng.uniform(0.5, 0.95) * h
+        r = rng.uniform(0.015, 0.05) * w
+        draw.ellipse((cx - r, cy - 1.4 * r, cx + r, cy + r), fill=(rng.randint(20, 60), rng.randint(50, 90), rng.randint(20, 50)))
+    img = img.filter(ImageFilter.GaussianBlur(radius=max(1.0, w / 600)))
+    grain = nrng.normal(0.0, 9.0, (h, w, 1))
+    shade = np.asarray(
+        Image.fromarray((nrng.random((4, 6)) * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BICUBIC),
+        dtype=np.float32,
+    )[..., None] / 255.0
+    arr = np.asarray(img, dtype=np.float32) * (0.8 + 0.2 * shade) + grain
+    return Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
+
+
+def render_photo_page(
+    caption: str,
+    *,
+    seed: int,
+    dpi: int = 200,
+    page_size: tuple[int, int] | None = None,
+    title: str | None = None,
+    font: str = "serif",
+    font_pt: float = 12.0,
+    noise_sigma: float = 0.0,
+    jpeg_quality: int | None = None,
+    yellow: bool = False,
+) -> Image.Image:
+    """A page holding a printed photograph (照片档案 / 宣传材料) and a caption under it.
+
+    Ground truth: ``title`` (if any) and the caption lines; the photograph contains no text,
+    so anything read inside it counts as an insertion.
+    """
+    rng = random.Random(f"photo-{seed}")
+    w, h = page_pixels(dpi, page_size)
+    page = Image.new("RGB", (w, h), PAPER_YELLOW if yellow else PAPER_WHITE)
+    draw = ImageDraw.Draw(page)
+    size = max(8, round(font_pt / 72 * dpi))
+    gt: list[str] = []
+    y = round(0.07 * h)
+    if title:
+        draw.text((w / 2, y), title, font=_font(font, round(size * 1.5), False), fill=INK, anchor="mt")
+        gt.append(title)
+        y += round(size * 3)
+    pw, ph = round(w * rng.uniform(0.7, 0.82)), round(h * rng.uniform(0.32, 0.42))
+    px = (w - pw) // 2
+    page.paste(_synthetic_photo((pw, ph), rng), (px, y))
+    y += ph + round(size * 1.2)
+    cf = _font(font, size, False)
+    for text in _wrap(caption, cf, pw, 0):
+        draw.text((w / 2, y), text, font=cf, fill=INK, anchor="mt")
+        gt.append(text)
+        y += round(size * 1.6)
+    page = _degrade(page, rng=rng, dpi=dpi, skew_deg=0.0, rotate=0, noise_sigma=noise_sigma,
+                    jpeg_quality=jpeg_quality, yellow=yellow)
+    return _finish(page, gt, dpi)
+
+
+def render_blank_page(
+    *,
+    seed: int,
+    dpi: int = 200,
+    page_size: tuple[int, int] | None = None,
+    show_through: float = 0.0,
+    yellow: bool = False,
+    noise_sigma: float = 0.0,
+    jpeg_quality: int | None = None,
+) -> Image.Image:
+    """A blank separator sheet (ground truth empty). ``show_through`` > 0 lets the mirrored
+    text of the page behind shine through at that contrast (0.04–0.08 is typical of thin paper)."""
+    rng = random.Random(f"blank-{seed}")
+    w, h = page_pixels(dpi, page_size)
+    paper = PAPER_YELLOW if yellow else PAPER_WHITE
+    page = Image.new("RGB", (w, h), paper)
+    if show_through > 0:
+        behind = render_page(body_paragraphs(seed), seed=seed, dpi=dpi, page_size=(w, h)).convert("L")
+        ink = 1.0 - np.asarray(behind.transpose(Image.Transpose.FLIP_LEFT_RIGHT), dtype=np.float32) / 255.0
+        ink = np.asarray(Image.fromarray((ink * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(dpi / 150)),
+                         dtype=np.float32) / 255.0
+        arr = np.asarray(page, dtype=np.float32) * (1.0 - show_through * ink[..., None])
+        page = Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
+    page = _degrade(page, rng=rng, dpi=dpi, skew_deg=0.0, rotate=0, noise_sigma=noise_sigma,
+                    jpeg_quality=jpeg_quality, yellow=yellow)
+    return _finish(page, [], dpi)

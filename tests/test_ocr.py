@@ -156,7 +156,7 @@ def test_recognize_file_orients_upside_down_jpeg(tmp_path: Path) -> None:
     page.save(path, "JPEG", quality=85, dpi=(DPI, DPI))
     result = recognize_file(path)
     assert sf.cer("".join(lines), result.text) < 0.1, result.text
-    unprepared = recognize_file(path, "rapidocr", prepare=False)
+    unprepared = recognize_file(path, prepare=False)
     assert sf.cer("".join(lines), unprepared.text) > sf.cer("".join(lines), result.text)
 
 

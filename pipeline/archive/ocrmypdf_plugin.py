@@ -439,3 +439,31 @@ def get_ocr_engine(options):
     if options is not None and getattr(options, "ocr_engine", "auto") == ENGINE_NAME:
         return DanganOcrEngine()
     return None
+
+
+@hookimpl
+def rasterize_pdf_page(input_file, output_file, raster_dpi, pageno, page_dpi, rotation, options, use_cropbox):
+    """A blank raster of the right size instead of rendering the page.
+
+    OCRmyPDF renders every page so that its engine can read it; ours already has the text
+    (grafted from the JSON), and only the raster's pixel size and DPI are used to place the
+    text layer. Rendering a 300-dpi A4 page took ~1 s of the ~1.6 s per page that building
+    the PDF/A cost, so for the dangan engine the render is skipped. Any other engine: None,
+    so OCRmyPDF's own rasterisers run.
+    """
+    if options is None or getattr(options, "ocr_engine", None) != ENGINE_NAME:
+        return None
+    import pikepdf
+
+    with pikepdf.open(input_file) as pdf:
+        page = pdf.pages[pageno - 1]
+        box = page.cropbox if use_cropbox else page.mediabox
+        width_pt, height_pt = float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
+    width = max(1, round(width_pt / 72.0 * float(raster_dpi.x)))
+    height = max(1, round(height_pt / 72.0 * float(raster_dpi.y)))
+    if rotation and rotation % 180:
+        width, height = height, width
+    dpi = page_dpi or raster_dpi
+    mode = "L" if Path(output_file).suffix.lower() in (".jpg", ".jpeg") else "1"  # no 1-bit JPEG
+    Image.new(mode, (width, height), 255).save(output_file, dpi=(float(dpi.x), float(dpi.y)))
+    return Path(output_file)

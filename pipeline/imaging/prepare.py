@@ -1,13 +1,15 @@
 """Turn a page master into the working image that OCR and the PDF see.
 
 Order follows the domain contract: first the quarter-turn ``rotation`` (clockwise, from
-EXIF and Tesseract OSD), then the small ``deskew_angle`` (counter-clockwise positive).
+EXIF and Tesseract OSD), then the small ``deskew_angle`` (counter-clockwise positive), then
+the border crop (裁边, DA/T 31 §10.3: paper plus a 2–3 mm margin).
 The master itself is only ever read: DA/T 31 treats the scan as the archival master, and
 its checksum is recorded at ingest.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,9 @@ from pipeline import domain
 from pipeline.fileio import atomic_copy, atomic_write
 
 from . import orientation as _orientation
+from .borders import MARGIN_MM, background_fill, crop_borders, neutralise_background
 from .deskew import estimate_skew, rotate, rotate_quarter, to_gray
-from .quality import colour_mode, is_blank
+from .quality import colour_mode, is_blank, quality_flags
 
 # Below this OSD confidence the rotation is a guess; leave the page as scanned. Measured on
 # 64 sparse rendered pages (15–90 characters, 4 fonts, 4 turns): every wrong answer had
@@ -30,6 +33,77 @@ JPEG_QUALITY = 92
 # EXIF Orientation tag → clockwise rotation that ImageOps.exif_transpose applies
 # (mirrored variants 2/4/5/7 are transposed too; only their rotation part is recorded).
 _EXIF_ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
+_EXIF_MIRRORED = {2, 4, 5, 7}
+# In-memory images without a stated resolution: the pipeline's default scan resolution.
+_ASSUMED_DPI = 300
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What :func:`prepare_array` did to an image, and the result."""
+
+    working: np.ndarray
+    rotation: int = 0  # clockwise quarter turn applied (from OSD)
+    angle: float = 0.0  # counter-clockwise deskew applied after it
+    skew: float = 0.0  # skew estimated before correction (applied or not)
+    crop: tuple[int, int, int, int] | None = None  # box in the deskewed image, x1/y1 exclusive
+    operations: tuple[str, ...] = ()
+
+
+def prepare_array(
+    image: np.ndarray,
+    *,
+    dpi: int | None = None,
+    detect_orientation: bool = True,
+    deskew: bool = True,
+    crop: bool = True,
+    min_skew: float = 0.1,
+    margin_mm: float = MARGIN_MM,
+) -> Preparation:
+    """Orient, deskew and crop an image in memory; the input array is not modified.
+
+    Order: quarter turn (Tesseract OSD), deskew (below ``min_skew`` degrees the page is
+    left as is), then border crop (裁边) on the deskewed image with ``margin_mm`` at
+    ``dpi`` (unknown: 300 assumed, which only widens the margin of a lower-resolution scan).
+    A blank page is neither turned nor deskewed (OSD cannot read it and there is nothing to
+    straighten) but is still cropped.
+    """
+    gray = to_gray(image)
+    operations: list[str] = []
+    rotation, angle, skew = 0, 0.0, 0.0
+    working = image
+    if not is_blank(gray):
+        gray = neutralise_background(gray, dpi or _ASSUMED_DPI)  # measure the sheet, not the bed
+        if deskew:
+            # Skew is estimated first: the folded estimate does not depend on the quarter
+            # turn, and OSD is more reliable on straight lines.
+            skew = estimate_skew(gray)
+            if abs(skew) >= min_skew:
+                angle = round(-skew, 3)
+        if detect_orientation:
+            small = _orientation.osd_copy(gray)
+            if angle:
+                # Corners in the paper's grey, not white: next to white corners a yellowed
+                # sheet fell on the ink side of Tesseract's threshold ("Too few characters"
+                # on sideways pages skewed 10°).
+                small = rotate(small, angle, fill=int(np.percentile(small[::4, ::4], 90)))
+            found, confidence = _orientation.detect_orientation(small)
+            if confidence >= MIN_ORIENTATION_CONFIDENCE and found:
+                rotation = found
+                operations.append(f"rotate {rotation} (osd confidence {confidence:.1f})")
+        if rotation:
+            working = rotate_quarter(working, rotation)
+        if angle:
+            # On a dark scanner bed the new corners continue the bed, so the crop below
+            # still sees one border around the sheet.
+            working = rotate(working, angle, fill=background_fill(image, dpi or _ASSUMED_DPI))
+            operations.append(f"deskew {angle:.2f}°")
+    box = None
+    if crop:
+        working, box = crop_borders(working, dpi or _ASSUMED_DPI, margin_mm)
+        if box is not None:
+            operations.append(f"crop {box[0]},{box[1]},{box[2]},{box[3]} margin {margin_mm:g}mm")
+    return Preparation(working, rotation, angle, skew, box, tuple(operations))
 
 
 def prepare_image(
@@ -38,38 +112,18 @@ def prepare_image(
     detect_orientation: bool = True,
     deskew: bool = True,
     min_skew: float = 0.1,
+    crop: bool = True,
+    dpi: int | None = None,
 ) -> tuple[np.ndarray, int, float]:
-    """Orient and deskew an image in memory.
+    """Orient, deskew and crop an image in memory (see :func:`prepare_array`).
 
     Returns ``(working, rotation, angle)``: ``rotation`` is the clockwise quarter turn
     applied, ``angle`` the counter-clockwise deskew applied after it (0.0 when the
-    estimated skew is below ``min_skew`` degrees). The input array is not modified; a
-    blank page comes back unchanged (OSD cannot read it and there is nothing to straighten).
+    estimated skew is below ``min_skew`` degrees). The input array is not modified.
     """
-    gray = to_gray(image)
-    if is_blank(gray):
-        return image, 0, 0.0
-    angle = 0.0
-    if deskew:
-        # Skew is estimated first: the folded estimate does not depend on the quarter turn,
-        # and OSD is more reliable on straight lines.
-        skew = estimate_skew(gray)
-        if abs(skew) >= min_skew:
-            angle = round(-skew, 3)
-    rotation = 0
-    if detect_orientation:
-        small = _orientation.osd_copy(gray)
-        if angle:
-            small = rotate(small, angle)
-        found, confidence = _orientation.detect_orientation(small)
-        if confidence >= MIN_ORIENTATION_CONFIDENCE:
-            rotation = found
-    working = image
-    if rotation:
-        working = rotate_quarter(working, rotation)
-    if angle:
-        working = rotate(working, angle)
-    return working, rotation, angle
+    done = prepare_array(image, dpi=dpi, detect_orientation=detect_orientation, deskew=deskew,
+                         crop=crop, min_skew=min_skew)
+    return done.working, done.rotation, done.angle
 
 
 # ───────────────────────────── files ─────────────────────────────
@@ -125,10 +179,11 @@ def prepare_page(
     default_dpi: int = 300,
     detect_orientation: bool = True,
     deskew: bool = True,
+    crop: bool = True,
 ) -> domain.PreparedPage:
-    """Read ``source.master`` (never modified), orient + deskew, write the working copy."""
+    """Read ``source.master`` (never modified), orient + deskew + crop, write the working copy."""
     return prepare_page_pixels(source, work_dir, default_dpi=default_dpi,
-                               detect_orientation=detect_orientation, deskew=deskew)[0]
+                               detect_orientation=detect_orientation, deskew=deskew, crop=crop)[0]
 
 
 def prepare_page_pixels(
@@ -138,17 +193,21 @@ def prepare_page_pixels(
     default_dpi: int = 300,
     detect_orientation: bool = True,
     deskew: bool = True,
+    crop: bool = True,
 ) -> tuple[domain.PreparedPage, np.ndarray]:
     """:func:`prepare_page`, also returning the working pixels (grey or BGR) before encoding.
 
     OCR should read these, not the working file: a transformed JPEG page is re-encoded,
     and that generation loss was seen to cost thin strokes (the ``1`` in a boxed ID grid).
+    For a page with a red seal, OCR should read ``ocr_copy(pixels)`` (the caller records
+    that step); the working pixels and file keep the seal.
 
     File rules: an unchanged JPEG or PNG master is copied byte for byte (no generation
     loss; a PNG lacking the DPI is re-encoded losslessly to carry it); lossless sources
     are written as PNG (1-bit PNG for bitonal scans); transformed JPEG sources as JPEG
     quality 92. The effective DPI is written into the file. The working file is named
-    after the source checksum and frame, so a re-run replaces it atomically.
+    after the source checksum and frame, so a re-run replaces it atomically. Every step
+    applied is listed in ``operations``; capture problems in ``quality``.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -158,20 +217,25 @@ def prepare_page_pixels(
         file_dpi = _file_dpi(opened)
         exif_orientation = opened.getexif().get(0x0112, 1) if hasattr(opened, "getexif") else 1
         upright = ImageOps.exif_transpose(opened) if exif_orientation not in (None, 1) else opened.copy()
-    exif_rotation = _EXIF_ROTATION.get(int(exif_orientation or 1), 0)
-    exif_changed = exif_orientation not in (None, 1)
+    exif_orientation = int(exif_orientation or 1)
+    exif_rotation = _EXIF_ROTATION.get(exif_orientation, 0)
+    exif_changed = exif_orientation != 1
+    operations: list[str] = []
+    if exif_rotation:
+        operations.append(f"exif-rotate {exif_rotation}")
+    if exif_orientation in _EXIF_MIRRORED:
+        operations.append("exif-mirror")
 
     dpi = source.dpi or file_dpi or default_dpi
     array, bitonal = _to_array(upright)
     mode = "bitonal" if bitonal else colour_mode(array)
-    blank = is_blank(to_gray(array))
 
-    if blank:
-        working, rotation, angle = array, 0, 0.0
-    else:
-        working, rotation, angle = prepare_image(array, detect_orientation=detect_orientation, deskew=deskew)
-    changed = exif_changed or rotation != 0 or angle != 0.0
-    total_rotation = (exif_rotation + rotation) % 360
+    done = prepare_array(array, dpi=dpi, detect_orientation=detect_orientation, deskew=deskew, crop=crop)
+    working = done.working
+    operations.extend(done.operations)
+    changed = exif_changed or bool(done.operations)
+    total_rotation = (exif_rotation + done.rotation) % 360
+    quality = quality_flags(working, dpi, done.skew)
 
     stem = f"{source.source_sha256[:16]}-f{source.frame:04d}-work"
     if any((work_dir / f"{stem}{ext}").resolve() == Path(source.master).resolve() for ext in (".jpg", ".png")):
@@ -200,9 +264,10 @@ def prepare_page_pixels(
         dpi=int(dpi),
         colour_mode=mode,
         rotation=total_rotation,
-        deskew_angle=float(angle),
-        blank=blank,
+        deskew_angle=float(done.angle),
+        blank="blank" in quality,
+        operations=tuple(operations),
+        quality=quality,
+        skew_detected=float(done.skew),
     )
     return page, working
-
-

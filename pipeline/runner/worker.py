@@ -40,15 +40,14 @@ class ItemProcessor:
     """Holds what a worker process loads once (OCR models) and processes items."""
 
     def __init__(self, settings: Settings, db: Database, worker: str) -> None:
-        from pipeline.ocr import get_engine
+        from pipeline.ocr import PageReader
 
         self.settings = settings
         self.db = db
         self.catalog = Catalog(db)
         self.worker = worker
-        # RapidOCR takes an ONNX Runtime thread count; Tesseract is held to OMP_THREAD_LIMIT.
-        options = {"threads": settings.ocr.threads} if settings.ocr.engine == "rapidocr" else {}
-        self.engine = get_engine(settings.ocr.engine, **options)
+        # Models load here, once per worker process, never per page.
+        self.reader = PageReader.from_settings(settings.ocr)
         self.template = ArchivalCodeTemplate(settings.archive.code_template)
         self.agent = f"dangan {__version__} {worker}"
 
@@ -77,7 +76,7 @@ class ItemProcessor:
 
     def process(self, item_id: int) -> None:
         from pipeline.archive import build_pdfa
-        from pipeline.imaging import prepare_page_pixels
+        from pipeline.imaging import ocr_copy, prepare_page_pixels
 
         started = time.monotonic()
         with self.db.session() as s:
@@ -102,8 +101,17 @@ class ItemProcessor:
                 detect_orientation=self.settings.imaging.detect_orientation,
                 deskew=self.settings.imaging.deskew,
             )
-            ocr = self.engine.recognize(pixels, languages=self.settings.ocr.languages)
+            # The OCR copy has red seal ink removed; the working copy (and the PDF) keeps it.
+            ocr_pixels, seal_share = ocr_copy(pixels)
             del pixels
+            ocr = self.reader.read(ocr_pixels)
+            del ocr_pixels
+            operations = list(prepared.operations)
+            if seal_share:
+                operations.append(f"seal-suppressed-for-ocr share {seal_share:.2%}")
+            flags = list(prepared.quality)
+            if self.reader.needs_review(ocr):
+                flags.append("low-ocr-confidence")
             layout = out_dir / f"p{page_no:04d}.ocr.json"
             atomic_write_bytes(layout, json.dumps(asdict(ocr), ensure_ascii=False).encode())
             with self.db.session() as s:
@@ -113,11 +121,14 @@ class ItemProcessor:
                 page.width, page.height, page.dpi = prepared.width, prepared.height, prepared.dpi
                 page.colour_mode, page.rotation = prepared.colour_mode, prepared.rotation
                 page.deskew_angle, page.blank = prepared.deskew_angle, prepared.blank
+                page.operations = json.dumps(operations, ensure_ascii=False)
+                page.quality_flags = " ".join(flags)
                 page.ocr_text, page.ocr_engine = ocr.text, ocr.engine
                 page.ocr_confidence, page.ocr_layout_path = ocr.confidence, str(layout)
                 record_event(s, "page", page_id, "preprocessed", agent=self.agent, detail={
                     "rotation": prepared.rotation, "deskew_angle": round(prepared.deskew_angle, 3),
-                    "dpi": prepared.dpi, "colour_mode": prepared.colour_mode, "blank": prepared.blank})
+                    "dpi": prepared.dpi, "colour_mode": prepared.colour_mode, "blank": prepared.blank,
+                    "operations": operations, "quality_flags": flags})
                 record_event(s, "page", page_id, "ocr", agent=self.agent, detail={
                     "engine": ocr.engine, "confidence": round(ocr.confidence, 4),
                     "characters": len(ocr.text), "seconds": round(ocr.seconds, 2)})

@@ -6,7 +6,7 @@ catalog at a clean boundary between two steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
@@ -55,6 +55,7 @@ class StatusCounts:
     quarantined: int
     pages_done: int
     pages_per_minute: float  # pages made searchable, over the busy part of the last 10 minutes
+    quality: dict[str, int] = field(default_factory=dict)  # pages per quality flag
 
     @property
     def queue_depth(self) -> int:
@@ -190,12 +191,29 @@ class Catalog:
                 .subquery()
             )
             recent, first = s.execute(select(func.count(), func.min(window.c.occurred_at))).one()
+            quality: dict[str, int] = {}
+            for flags, count in s.execute(
+                select(Page.quality_flags, func.count()).where(Page.quality_flags.is_not(None), Page.quality_flags != "")
+                .group_by(Page.quality_flags)
+            ):
+                for flag in flags.split():
+                    quality[flag] = quality.get(flag, 0) + count
         # Rate over the part of the last 10 minutes that saw work, at least one minute.
         minutes = 1.0
         if first is not None:
             first = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
             minutes = max(1.0, (now - first).total_seconds() / 60)
-        return StatusCounts(by_state, quarantined, pages_done, recent / minutes)
+        return StatusCounts(by_state, quarantined, pages_done, recent / minutes, dict(sorted(quality.items())))
+
+    def flagged_pages(self, limit: int = 10) -> list[tuple[str, int, str]]:
+        """The most recent pages with quality flags: (档号 or item label, page number, flags)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Item.archival_code, Item.label, Page.page_no, Page.quality_flags).join(Item)
+                .where(Page.quality_flags.is_not(None), Page.quality_flags != "")
+                .order_by(Page.id.desc()).limit(limit)
+            ).all()
+        return [(code or label, page_no, flags) for code, label, page_no, flags in rows]
 
     def count_pages(self, state: str = ItemState.DONE) -> int:
         with self.db.session() as s:

@@ -154,6 +154,10 @@ class Page(Base):
     rotation: Mapped[int | None] = mapped_column(Integer)
     deskew_angle: Mapped[float | None] = mapped_column(Float)
     blank: Mapped[bool | None] = mapped_column(Boolean)
+    # Imaging steps applied to the working copy, in order (JSON list of strings), and the
+    # page's quality flags (space-separated codes, e.g. "below-ocr-dpi low-ocr-confidence").
+    operations: Mapped[str | None] = mapped_column(Text)
+    quality_flags: Mapped[str | None] = mapped_column(Text)
 
     ocr_text: Mapped[str | None] = mapped_column(Text)
     ocr_engine: Mapped[str | None] = mapped_column(String(128))
