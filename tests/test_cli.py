@@ -104,8 +104,15 @@ def test_ocr_command_prints_text_in_reading_order(home: Path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["text"] == "精准扶贫档案" and out["engine"].startswith("rapidocr")
+    assert [line["order"] for line in out["lines"]] == list(range(len(out["lines"])))
+    chars = out["lines"][0]["chars"]
+    assert "".join(c["text"] for c in chars) == "精准扶贫档案"
+    assert all(len(c["box"]) == 4 and 0 < c["confidence"] <= 1 for c in chars)
+    assert [c["box"][0][0] for c in chars] == sorted(c["box"][0][0] for c in chars)  # left to right
     r = run_cli(["ocr", str(img), "--engine", "tesseract"], env)
     assert r.returncode == 0 and "扶贫" in r.stdout.replace(" ", "")
+    r = run_cli(["ocr", str(img), "--engine", "paddle"], env)
+    assert r.returncode == 2 and "valid engines" in r.stderr
 
 
 def test_bad_config_fails_at_start_naming_the_key(home: Path):

@@ -91,6 +91,10 @@ def test_scan_dropped_in_inbox_becomes_searchable(home: Path):
     assert "韦秀英" in human.stdout and str(pdf.name)[:10] in human.stdout.replace("\n", "")
     status = json.loads(run_cli(["status", "--json"], env).stdout)
     assert status["done"] == 1 and status["pages_searchable"] == 3 and status["queued"] == 0
+    # 200-dpi scans: every page is flagged as below the 300 dpi wanted for OCR, and says so.
+    assert status["quality_flags"].get("below-ocr-dpi") == 3, status
+    assert {"item": hit["archival_code"], "page": 1} in [
+        {"item": f["item"], "page": f["page"]} for f in status["recent_flagged_pages"]]
 
 
 def test_watcher_survives_bad_input_on_a_polled_share(home: Path):
