@@ -77,8 +77,6 @@ import sys
 import tempfile
 import time
 import traceback
-import unicodedata
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -91,6 +89,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.ocr_corpus import KINDS, CorpusPage, corpus  # noqa: E402
+from tests import scanfactory as sf  # noqa: E402
 
 CONFIGS = ("ocrmypdf", "tesseract+pre", "rapidocr+pre", "dangan")
 BASELINE = "ocrmypdf"
@@ -114,48 +113,11 @@ def log(msg: str) -> None:
 # ───────────────────────────── scoring ─────────────────────────────
 
 
-def normalise(text: str) -> str:
-    """NFKC, whitespace removed: the normalisation of tests/scanfactory.cer."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance, bit-parallel (Myers 1999 / Hyyrö 2001) on Python integers.
-
-    Same result as scanfactory.levenshtein, but O(len(b)) big-integer steps instead of a
-    len(a)×len(b) Python loop, so scoring a garbage page against 1,500 characters is instant.
-    """
-    if not a or not b:
-        return len(a) + len(b)
-    peq: dict[str, int] = {}
-    for i, ch in enumerate(a):
-        peq[ch] = peq.get(ch, 0) | (1 << i)
-    m = len(a)
-    mask, high = (1 << m) - 1, 1 << (m - 1)
-    pv, mv, score = mask, 0, m
-    for ch in b:
-        eq = peq.get(ch, 0)
-        xv = eq | mv
-        xh = (((eq & pv) + pv) ^ pv) | eq
-        ph = mv | (~(xh | pv) & mask)
-        mh = pv & xh
-        if ph & high:
-            score += 1
-        elif mh & high:
-            score -= 1
-        ph = ((ph << 1) | 1) & mask
-        mh = (mh << 1) & mask
-        pv = mh | (~(xv | ph) & mask)
-        mv = ph & xv
-    return score
-
-
 def score(ref: str, hyp: str) -> dict:
     """Edit and bag-of-characters errors of ``hyp`` against ``ref`` (counts, not rates)."""
-    r, h = normalise(ref), normalise(hyp)
-    rc, hc = Counter(r), Counter(h)
-    missing, extra = sum((rc - hc).values()), sum((hc - rc).values())
-    return {"ref_chars": len(r), "out_chars": len(h), "edits": levenshtein(r, h), "missing": missing,
+    r, h = sf.squash(ref), sf.squash(hyp)
+    missing, extra = sf.bag_counts(r, h)
+    return {"ref_chars": len(r), "out_chars": len(h), "edits": sf.levenshtein(r, h), "missing": missing,
             "extra": extra, "bag": missing + extra}
 
 
@@ -281,42 +243,20 @@ def _make_runner(config: str):
         read, version = engine.recognize, engine.version()
         transform = None
     elif config == "dangan":
-        try:
-            from pipeline.imaging import ocr_copy as transform
-        except ImportError:
-            try:
-                from pipeline.imaging.seal import ocr_copy as transform
-            except ImportError:
-                transform = None
-                notes.append("pipeline.imaging.ocr_copy not found: no seal suppression")
-        try:
-            from pipeline.ocr import PageReader
-        except ImportError:
-            PageReader = None
-        if PageReader is not None:
-            try:
-                from pipeline.config import load_settings
+        from pipeline.config import load_settings
+        from pipeline.imaging import ocr_copy
+        from pipeline.ocr import PageReader
 
-                reader = PageReader.from_settings(load_settings().ocr)
-            except AttributeError:
-                reader = PageReader()
-            read = reader.read
-            engine = getattr(reader, "engine", None)
-            version = f"PageReader over {engine.version() if engine is not None else '?'}"
-        else:
-            engine = get_engine("rapidocr", threads=1)
-            read, version = engine.recognize, engine.version()
-            notes.append("pipeline.ocr.PageReader not found: dangan = prepare → rapidocr (same as rapidocr+pre"
-                         + (" + ocr_copy)" if transform else ")"))
+        reader = PageReader.from_settings(load_settings().ocr)
+        read, version = reader.read, f"PageReader over {reader.engine.version()}"
+        transform = ocr_copy
     else:
         raise ValueError(f"unknown config {config!r}; configs: {', '.join(CONFIGS)}")
 
     def run_on(image: np.ndarray):
         working, rotation, angle = prepare_image(image)
         if transform is not None:
-            working = transform(working)
-            if isinstance(working, tuple):  # tolerate an (image, info) return
-                working = working[0]
+            working, _ = transform(working)
         return read(working), rotation, angle
 
     def run(path: Path) -> dict:
@@ -324,8 +264,7 @@ def _make_runner(config: str):
         t = time.perf_counter()
         page, rotation, angle = run_on(image)
         seconds = time.perf_counter() - t
-        return {"text": page.text, "seconds": seconds, "rotation": int(getattr(page, "rotation", rotation) or 0),
-                "angle": float(getattr(page, "deskew_angle", angle) or 0.0),
+        return {"text": page.text, "seconds": seconds, "rotation": rotation, "angle": angle,
                 "confidence": round(float(page.confidence), 4), "lines": len(page.lines)}
 
     # Warm-up outside the timing: a small page of text loads every model and code path.

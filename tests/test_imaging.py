@@ -21,7 +21,6 @@ from pipeline.imaging import (
     ocr_copy,
     prepare_array,
     prepare_image,
-    prepare_page,
     prepare_page_pixels,
     quality_flags,
     rotate,
@@ -138,7 +137,7 @@ def test_colour_mode() -> None:
     assert colour_mode(bitonal) == "bitonal"
 
 
-# ───────────────────────────── prepare_page: files ─────────────────────────────
+# ───────────────────────────── prepare_page_pixels: files ─────────────────────────────
 
 
 def test_prepare_page_transformed_jpeg_master_stays_byte_identical(tmp_path: Path) -> None:
@@ -147,7 +146,7 @@ def test_prepare_page_transformed_jpeg_master_stays_byte_identical(tmp_path: Pat
         master, "JPEG", quality=80, dpi=(DPI, DPI)
     )
     digest, mtime = sha256(master), master.stat().st_mtime_ns
-    prepared = prepare_page(source_for(master, lossless=False), tmp_path / "work")
+    prepared = prepare_page_pixels(source_for(master, lossless=False), tmp_path / "work")[0]
     assert sha256(master) == digest and master.stat().st_mtime_ns == mtime
     assert prepared.rotation == 180
     assert prepared.deskew_angle == pytest.approx(2.5, abs=0.5)
@@ -166,7 +165,7 @@ def test_prepare_page_unchanged_masters_are_copied_bytewise(tmp_path: Path) -> N
         master = tmp_path / name
         page.save(master, fmt, dpi=(DPI, DPI))
         digest = sha256(master)
-        prepared = prepare_page(source_for(master, lossless=lossless), tmp_path / "work")
+        prepared = prepare_page_pixels(source_for(master, lossless=lossless), tmp_path / "work")[0]
         assert (prepared.rotation, prepared.deskew_angle) == (0, 0.0)
         assert sha256(master) == digest
         assert sha256(prepared.working) == digest  # nothing changed: bytes copied as they are
@@ -178,7 +177,7 @@ def test_prepare_page_lossless_bitonal_master_gives_png(tmp_path: Path) -> None:
     master = tmp_path / "scan.tif"
     Image.fromarray(page).point(lambda v: 255 if v > 140 else 0).convert("1").save(master, "TIFF", compression="group4", dpi=(DPI, DPI))
     digest = sha256(master)
-    prepared = prepare_page(source_for(master, lossless=True, dpi=None), tmp_path / "work", default_dpi=300)
+    prepared = prepare_page_pixels(source_for(master, lossless=True, dpi=None), tmp_path / "work", default_dpi=300)[0]
     assert sha256(master) == digest
     assert prepared.colour_mode == "bitonal"
     assert prepared.dpi == DPI  # from the file, not the default
@@ -191,7 +190,7 @@ def test_prepare_page_lossless_bitonal_master_gives_png(tmp_path: Path) -> None:
 def test_prepare_page_blank(tmp_path: Path) -> None:
     master = tmp_path / "blank.png"
     sf.render_page([], seed=15, dpi=DPI, noise_sigma=5).save(master, dpi=(DPI, DPI))
-    prepared = prepare_page(source_for(master, lossless=True), tmp_path / "work")
+    prepared = prepare_page_pixels(source_for(master, lossless=True), tmp_path / "work")[0]
     assert prepared.blank and prepared.rotation == 0 and prepared.deskew_angle == 0.0
 
 
@@ -456,7 +455,7 @@ def test_prepare_page_records_every_operation(tmp_path: Path) -> None:
     exif[0x0112] = 6
     master = tmp_path / "phone.jpg"
     stored.save(master, "JPEG", quality=90, dpi=(DPI, DPI), exif=exif)
-    prepared = prepare_page(source_for(master, lossless=False), tmp_path / "work")
+    prepared = prepare_page_pixels(source_for(master, lossless=False), tmp_path / "work")[0]
     ops = prepared.operations
     assert ops[0] == "exif-rotate 90"
     assert ops[1].startswith("rotate 180 (osd confidence ")

@@ -8,7 +8,6 @@ orientation step produce (50–100 % CER).
 from __future__ import annotations
 
 import re
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +32,6 @@ def bgr(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"))[..., ::-1])
 
 
-def squash(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
 def assert_well_formed(page: OcrPage, width: int, height: int) -> None:
     """Every line and word has a box inside the page and a confidence in 0..1."""
     assert (page.width, page.height) == (width, height)
@@ -50,7 +45,7 @@ def assert_well_formed(page: OcrPage, width: int, height: int) -> None:
             assert -2 <= left < right <= width + 2 and -2 <= top < bottom <= height + 2, (item.text, item.box)
         for word in line.words:
             assert 0.0 <= word.confidence <= 1.0
-        assert squash("".join(w.text for w in line.words)) == squash(line.text)
+        assert sf.squash("".join(w.text for w in line.words)) == sf.squash(line.text)
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +83,13 @@ def test_rapidocr_sealed_form_finds_name_and_id(rapid_form: OcrPage, sealed_form
     assert rapid_form.seconds > 0
     error = sf.cer(page.info["gt"], rapid_form.text)
     assert error < 0.10, (error, rapid_form.text)
-    text = squash(rapid_form.text)
+    text = sf.squash(rapid_form.text)
     name = form_fields["户主姓名"]
     assert len(name) == 3 and name in text
     id_number = form_fields["公民身份号码"]
     assert re.fullmatch(r"\d{17}[\dX]", id_number) and id_number in text
     # Reading order: each label comes before its value, rows top to bottom.
-    positions = [text.find(squash(s)) for s in ("户主姓名", name, "公民身份号码", id_number, "家庭住址")]
+    positions = [text.find(sf.squash(s)) for s in ("户主姓名", name, "公民身份号码", id_number, "家庭住址")]
     assert positions == sorted(positions) and min(positions) >= 0
 
 

@@ -11,7 +11,6 @@ headroom for the smaller test renders; ``make bench-ocr`` measures the real figu
 from __future__ import annotations
 
 import re
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +31,6 @@ except ImportError:  # tests/ itself on sys.path
 
 def bgr(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"))[..., ::-1])
-
-
-def squash(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 @pytest.fixture(scope="module")
@@ -82,17 +77,14 @@ def test_form_label_and_value_on_one_line(reader) -> None:
     fields = sf.default_form_fields(31)
     img = sf.render_form(fields, seed=31, dpi=200, seal=True, yellow=True, skew_deg=1.5, noise_sigma=6, jpeg_quality=50)
     page, _, _ = read(reader, img)
-    lines = [squash(line.text) for line in page.lines]
+    lines = [sf.squash(line.text) for line in page.lines]
     name = fields["户主姓名"]
     assert "户主姓名" + name in lines, page.text  # the label→value pair is one line
     id_number = next(v for v in fields.values() if re.fullmatch(r"\d{17}[\dX]", v))
     assert any(id_number in line for line in lines), page.text  # boxed digits joined up
     assert any(line.text.split()[0] == "公民身份号码" and id_number in line.text for line in page.lines)
     # Bag-of-characters error (order-free): the forms target is 5 %.
-    ref, hyp = squash(img.info["gt"]), squash(page.text)
-    missing = sum(max(0, ref.count(c) - hyp.count(c)) for c in set(ref))
-    extra = sum(max(0, hyp.count(c) - ref.count(c)) for c in set(hyp))
-    assert (missing + extra) / len(ref) <= 0.05, page.text
+    assert sf.bag_error(img.info["gt"], page.text) <= 0.05, page.text
 
 
 def test_phrase_under_red_seal(reader) -> None:
@@ -103,8 +95,8 @@ def test_phrase_under_red_seal(reader) -> None:
     page, _, _ = read(reader, img)
     assert sf.cer(img.info["gt"], page.text) <= 0.03, page.text
     # The seal is stamped over the end of the last line (where a signature block sits).
-    under_seal = squash(gt_lines[-1])[-8:]
-    assert under_seal in squash(page.text), (under_seal, page.text[-200:])
+    under_seal = sf.squash(gt_lines[-1])[-8:]
+    assert under_seal in sf.squash(page.text), (under_seal, page.text[-200:])
 
 
 def test_seal_kept_in_delivered_image() -> None:
@@ -175,6 +167,6 @@ def test_pdf_text_layer_of_form_keeps_rows(reader, tmp_path: Path) -> None:
     # pdftotext puts a line break at the wide gap between the label and value cells, but the
     # order is the OCR reading order: each label is followed by its own value.
     assert sf.cer(ocr_text, pdf_text) <= 0.01, pdf_text
-    flat = squash(pdf_text)
+    flat = sf.squash(pdf_text)
     for label in ("户主姓名", "家庭住址", "公民身份号码"):
-        assert label + squash(fields[label]) in flat, (label, pdf_text)
+        assert label + sf.squash(fields[label]) in flat, (label, pdf_text)

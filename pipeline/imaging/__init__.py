@@ -1,7 +1,7 @@
 """Image processing between ingest and OCR (图像处理): orientation, deskew, border crop,
 seal suppression for OCR, page checks.
 
-Pure in-memory functions plus :func:`prepare_page`, the one edge that writes a working copy.
+Pure in-memory functions plus :func:`prepare_page_pixels`, the one edge that writes a working copy.
 The master scan is never modified.
 """
 
@@ -19,7 +19,6 @@ from .prepare import (
     load_image,
     prepare_array,
     prepare_image,
-    prepare_page,
     prepare_page_pixels,
 )
 from .quality import colour_mode, is_blank, page_levels, quality_flags
@@ -42,7 +41,6 @@ __all__ = [
     "page_levels",
     "prepare_array",
     "prepare_image",
-    "prepare_page",
     "prepare_page_pixels",
     "quality_flags",
     "rotate",

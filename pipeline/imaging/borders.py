@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-from .deskew import to_gray
+from .deskew import shrink, to_gray
 
 MARGIN_MM = 2.5
 
@@ -41,12 +41,8 @@ _MIN_PAPER_SHARE = 0.01
 
 
 def _work_copy(gray: np.ndarray, dpi: int) -> tuple[np.ndarray, float]:
-    h, w = gray.shape
-    scale = min(1.0, _WORK_DPI / max(dpi, 1), _MAX_WORK_SIDE / max(h, w))
-    if scale >= 1.0:
-        return gray, 1.0
-    small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return small, scale
+    scale = min(1.0, _WORK_DPI / max(dpi, 1), _MAX_WORK_SIDE / max(gray.shape))
+    return shrink(gray, scale), scale
 
 
 def _outer_ring(a: np.ndarray) -> np.ndarray:

@@ -32,6 +32,18 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
+def shrink(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` scaled down by ``scale`` (area averaging, no aliasing); unchanged if ``scale >= 1``.
+
+    Every measurement here (skew, OSD, borders, seals, quality, text detection) works on a
+    reduced copy: they are statistics over many pixels, not details.
+    """
+    if scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 def _fold(angle: float) -> float:
     """Fold an angle into [-45, 45).
 
@@ -81,10 +93,7 @@ def estimate_skew(gray: np.ndarray) -> float:
     tall column blobs when there are too few line blobs.
     """
     gray = to_gray(gray)
-    h, w = gray.shape[:2]
-    scale = min(1.0, _WORK_SIDE / max(h, w))
-    if scale < 1.0:
-        gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    gray = shrink(gray, _WORK_SIDE / max(gray.shape[:2]))
     # Otsu on a lightly blurred copy: ink = 255. Red seals and yellow paper are lighter
     # than black ink in grey, so they mostly fall on the paper side.
     blurred = cv2.GaussianBlur(gray, (3, 3), 0)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import os
 
-import cv2
 import numpy as np
 
-from .deskew import to_gray
+from .deskew import shrink, to_gray
 
 # OpenMP busy-waiting on a shared box made one Tesseract run 30× slower with 2 threads
 # (research §5.2). Parallelism comes from one worker process per core instead.
@@ -34,11 +33,7 @@ _TIMEOUT_S = 60
 def osd_copy(gray: np.ndarray) -> np.ndarray:
     """The reduced grey copy OSD runs on: half size, or less reduction for small scans."""
     gray = to_gray(gray)
-    h, w = gray.shape[:2]
-    scale = min(1.0, max(0.5, _TARGET_LONG_SIDE / max(h, w)))
-    if scale >= 1.0:
-        return gray
-    return cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return shrink(gray, max(0.5, _TARGET_LONG_SIDE / max(gray.shape[:2])))
 
 
 def detect_orientation(gray: np.ndarray) -> tuple[int, float]:

@@ -172,20 +172,6 @@ def _file_dpi(img: Image.Image) -> int | None:
     return value if value > 0 else None
 
 
-def prepare_page(
-    source: domain.PageSource,
-    work_dir: Path,
-    *,
-    default_dpi: int = 300,
-    detect_orientation: bool = True,
-    deskew: bool = True,
-    crop: bool = True,
-) -> domain.PreparedPage:
-    """Read ``source.master`` (never modified), orient + deskew + crop, write the working copy."""
-    return prepare_page_pixels(source, work_dir, default_dpi=default_dpi,
-                               detect_orientation=detect_orientation, deskew=deskew, crop=crop)[0]
-
-
 def prepare_page_pixels(
     source: domain.PageSource,
     work_dir: Path,
@@ -195,7 +181,9 @@ def prepare_page_pixels(
     deskew: bool = True,
     crop: bool = True,
 ) -> tuple[domain.PreparedPage, np.ndarray]:
-    """:func:`prepare_page`, also returning the working pixels (grey or BGR) before encoding.
+    """Read ``source.master`` (never modified), orient + deskew + crop, write the working copy.
+
+    Returns the :class:`PreparedPage` and the working pixels (grey or BGR) before encoding.
 
     OCR should read these, not the working file: a transformed JPEG page is re-encoded,
     and that generation loss was seen to cost thin strokes (the ``1`` in a boxed ID grid).

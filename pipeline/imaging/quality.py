@@ -5,17 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .deskew import to_gray
+from .deskew import shrink, to_gray
 
 _SAMPLE_SIDE = 1000  # both checks run on a downscaled copy; they are statistics, not details
 
 
 def _small(image: np.ndarray) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = min(1.0, _SAMPLE_SIDE / max(h, w))
-    if scale >= 1.0:
-        return image
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return shrink(image, _SAMPLE_SIDE / max(image.shape[:2]))
 
 
 def colour_mode(image: np.ndarray) -> str:
@@ -114,11 +110,7 @@ _MIN_EDGE_PIXELS = 500  # fewer text edges than a few characters: sharpness not 
 
 
 def _measure_copy(gray: np.ndarray, dpi: int) -> np.ndarray:
-    scale = min(1.0, _MEASURE_DPI / max(dpi, 1), 2 * _SAMPLE_SIDE / max(gray.shape))
-    if scale >= 1.0:
-        return gray
-    h, w = gray.shape
-    return cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return shrink(gray, min(_MEASURE_DPI / max(dpi, 1), 2 * _SAMPLE_SIDE / max(gray.shape)))
 
 
 def page_levels(gray: np.ndarray, dpi: int) -> tuple[float, float | None, float | None]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .deskew import to_gray
+from .deskew import shrink, to_gray
 
 _SAMPLE_SIDE = 1000  # detection runs on a copy of this long side; suppression at full size
 
@@ -56,9 +56,7 @@ def find_seals(image: np.ndarray) -> tuple[list[tuple[int, int, int, int]], floa
         return [], 0.0
     h, w = image.shape[:2]
     scale = min(1.0, _SAMPLE_SIDE / max(h, w))
-    small = image[..., :3]
-    if scale < 1.0:
-        small = cv2.resize(small, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = shrink(image[..., :3], scale)
     red = (_redness(small) >= _RED_MARGIN).astype(np.uint8)
     if np.count_nonzero(red) < MIN_SEAL_SHARE * red.size:
         return [], 0.0

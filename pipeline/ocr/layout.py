@@ -19,8 +19,9 @@ from pipeline.domain import Quad, quad_bounds
 
 T = TypeVar("T")
 
-# A box counts as a column when it is this much taller than wide.
-_TALL = 1.5
+# A box counts as a column when it is this much taller than wide (RapidOCR's own rule for
+# turning a crop on its side).
+TALL = 1.5
 
 
 def _default_box(item) -> Quad:
@@ -35,7 +36,7 @@ def is_vertical(boxes: Sequence[Quad], texts: Sequence[str]) -> bool:
             continue  # a single character is square either way
         left, top, right, bottom = quad_bounds(box)
         votes += 1
-        if (bottom - top) > _TALL * (right - left):
+        if (bottom - top) > TALL * (right - left):
             tall += 1
     return votes > 0 and tall * 2 > votes
 

@@ -22,7 +22,7 @@ all-in-one ``__call__``, for two measured reasons:
 
 from __future__ import annotations
 
-import copy
+import itertools
 import logging
 import math
 import threading
@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from pipeline.domain import OcrLine, OcrPage, OcrWord
+from pipeline.imaging.deskew import shrink
 
 from . import layout
 from .base import DEFAULT_LANGUAGES, OcrEngine, as_bgr, clamp01, even_words, to_quad
@@ -49,8 +50,6 @@ DETECT_SIDE = 1600
 # Lines are cut from a copy with this long side, RapidOCR's own default: the recogniser
 # scales every line to 48 px high anyway, so more resolution only costs time.
 READ_SIDE = 2000
-# A box this much taller than wide is a vertical column, as RapidOCR itself decides.
-TALL = 1.5
 # Characters per piece of a vertical column (see module docstring).
 VERTICAL_PIECE = 12
 
@@ -151,7 +150,7 @@ class RapidOcrEngine(OcrEngine):
     def detect(self, bgr: np.ndarray) -> list[np.ndarray]:
         """Text boxes (4×2 float32, clockwise from top-left) in ``bgr`` pixel coordinates."""
         scale = min(1.0, DETECT_SIDE / max(bgr.shape[:2]))
-        small = _resize(bgr, scale)
+        small = shrink(bgr, scale)
         result = self._det(small)
         if result.boxes is None:
             return []
@@ -165,52 +164,44 @@ class RapidOcrEngine(OcrEngine):
         if not boxes:
             return []
         scale = min(1.0, READ_SIDE / max(bgr.shape[:2]))
-        page = _resize(bgr, scale)
+        page = shrink(bgr, scale)
         grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
 
-        crops, quads, owner = [], [], []
-        for n, box in enumerate(boxes):
-            quad = box * scale
-            for piece in _pieces(quad, grey):
+        crops, quads = [], []
+        parts_of: list[list[int]] = []  # per detected box: its crops (several for a long column)
+        for box in boxes:
+            parts = []
+            for piece in _pieces(box * scale, grey):
                 crop = get_rotate_crop_image(page, piece.copy())
-                if crop.size == 0:
-                    continue
-                crops.append(crop)
-                quads.append(piece)
-                owner.append(n)
+                if crop.size:
+                    parts.append(len(crops))
+                    crops.append(crop)
+                    quads.append(piece)
+            parts_of.append(parts)
         if not crops:
             return []
         rec = self._rec(TextRecInput(img=crops, return_word_box=True))
-        rec = self._engine.cal_rec_boxes(crops, np.asarray(quads), copy.copy(rec), False)
+        rec = self._engine.cal_rec_boxes(crops, np.asarray(quads), rec, False)
         words_per_crop = list(rec.word_results) if rec.word_results else [()] * len(crops)
 
         lines: list[OcrLine] = []
-        for n, box in enumerate(boxes):
-            parts = [i for i, o in enumerate(owner) if o == n]
+        for box, parts in zip(boxes, parts_of, strict=True):
             text = "".join(rec.txts[i] for i in parts)
             if not text.strip():
                 continue
-            chars = sum(len(rec.txts[i]) for i in parts) or 1
+            chars = len(text) or 1
             confidence = clamp01(sum(float(rec.scores[i]) * len(rec.txts[i]) for i in parts) / chars)
             if confidence < self.text_score:
                 continue
-            quad = to_quad(box)
+            quad, vertical = to_quad(box), _is_tall(box)
             words = _words([words_per_crop[i] for i in parts], scale)
             if "".join(w.text for w in words) != "".join(text.split()):
-                words = even_words(text, confidence, quad, vertical=_is_tall(box))
-            lines.append(OcrLine(text=text, confidence=confidence, box=quad, words=words, vertical=_is_tall(box)))
+                words = even_words(text, confidence, quad, vertical=vertical)
+            lines.append(OcrLine(text=text, confidence=confidence, box=quad, words=words, vertical=vertical))
         return lines
 
 
 # ───────────────────────────── geometry helpers ─────────────────────────────
-
-
-def _resize(image: np.ndarray, scale: float) -> np.ndarray:
-    if scale >= 1.0:
-        return image
-    h, w = image.shape[:2]
-    # INTER_AREA: downscaling without the aliasing that thins strokes.
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def _edges(quad: np.ndarray) -> tuple[float, float]:
@@ -222,7 +213,7 @@ def _edges(quad: np.ndarray) -> tuple[float, float]:
 
 def _is_tall(quad: np.ndarray) -> bool:
     width, height = _edges(np.asarray(quad, dtype=np.float32))
-    return width > 0 and height / width >= TALL
+    return width > 0 and height / width >= layout.TALL
 
 
 def _pieces(quad: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
@@ -232,7 +223,7 @@ def _pieces(quad: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
     pieces are of equal length, so none is a 1-character stub that would not be turned.
     """
     width, height = _edges(quad)
-    if width <= 0 or height / width < TALL:
+    if width <= 0 or height / width < layout.TALL:
         return [quad]
     count = math.ceil(height / (VERTICAL_PIECE * width))
     if count <= 1:
@@ -252,7 +243,7 @@ def _pieces(quad: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
         fractions.append(target)
     fractions.append(1.0)
     pieces = []
-    for a, b in zip(fractions, fractions[1:]):
+    for a, b in itertools.pairwise(fractions):
         pieces.append(np.array([tl + (bl - tl) * a, tr + (br - tr) * a, tr + (br - tr) * b, tl + (bl - tl) * b], dtype=np.float32))
     return pieces
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from pipeline.domain import OcrLine, quad_bounds
+from pipeline.imaging.deskew import shrink, to_gray
 
 _WORK_SIDE = 1600  # rules are long: a coarse copy finds them and keeps this cheap
 _MIN_RULE = 0.25  # a horizontal rule spans at least this share of the page width
@@ -53,19 +54,12 @@ class Table:
         return None
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    return cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
-
-
 def find_tables(image: np.ndarray) -> list[Table]:
     """Ruled tables on a page image (grey or BGR), in page pixel coordinates."""
-    grey = _grey(image)
+    grey = to_gray(image)
     h, w = grey.shape
     scale = min(1.0, _WORK_SIDE / max(h, w))
-    if scale < 1.0:
-        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    grey = shrink(grey, scale)
     sh, sw = grey.shape
     ink = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
     horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(8, sw // 12), 1)))
