@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-chi-sim-vert \
 	tesseract-ocr-chi-tra-vert tesseract-ocr-osd ghostscript poppler-utils qpdf unpaper pngquant \
 	fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming libgl1 libglib2.0-0 python3-venv
-# The tests also start a throwaway PostgreSQL server (the scale-out catalog) and render with WenQuanYi.
+# The tests also start a throwaway PostgreSQL server (the scale-out catalog); tests and the OCR
+# benchmark render with WenQuanYi.
 TEST_APT_PACKAGES := postgresql fonts-wqy-zenhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP_APT := $(VENV)/.apt-done
@@ -52,11 +53,11 @@ bench: bench-ocr
 # `dangan ingest` vs ocrmypdf. ~20-25 min on a shared 2-core machine; tables also land in bench/out/.
 OCR_PAGES_PER_KIND ?= 2
 OCR_E2E_PAGES ?= 12
-bench-ocr: install
+bench-ocr: install $(STAMP_TEST_APT)
 	$(BIN)/python bench/ocr_bench.py --pages-per-kind $(OCR_PAGES_PER_KIND) --e2e --e2e-pages $(OCR_E2E_PAGES) \
 		--json bench/out/ocr_bench.json --markdown bench/out/ocr_bench.md
 
-bench-quick: install
+bench-quick: install $(STAMP_TEST_APT)
 	$(BIN)/python bench/ocr_bench.py --pages-per-kind 1 --configs ocrmypdf,dangan --e2e-pages 4
 	$(BIN)/python bench/index_bench.py --pages 5000
 
