@@ -12,31 +12,15 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipeline import __version__
-from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.cli_common import _logging, _progress, _settings, console, err
+from pipeline.config import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="dangan: scanner inbox → Chinese OCR → PDF/A → search")
 index_app = typer.Typer(no_args_is_help=True, help="Search index maintenance.")
 app.add_typer(index_app, name="index")
-console = Console()
-err = Console(stderr=True, soft_wrap=True)  # messages stay whole for logs and grep
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2)
-
-
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 @app.command()
@@ -216,6 +200,8 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         "quarantined": st.quarantined,
         "pages_searchable": st.pages_done,
         "pages_per_minute": round(st.pages_per_minute, 2),
+        "review_pending": st.review_pending,
+        "pre_volumes": st.pre_volumes,
         "recent_quarantine": [{"entry": n, "reason": r} for n, r in recent_q],
         "quality_flags": st.quality,
         "recent_flagged_pages": [{"item": code, "page": page_no, "flags": flags.split()}
@@ -228,7 +214,7 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     table.add_column("")
     table.add_column("", justify="right")
     for key in ("service_running", "queued", "processing", "archived_awaiting_index", "done", "failed",
-                "quarantined", "pages_searchable", "pages_per_minute"):
+                "quarantined", "pages_searchable", "pages_per_minute", "review_pending", "pre_volumes"):
         table.add_row(key.replace("_", " "), str(data[key]))
     console.print(table)
     for q in data["recent_quarantine"]:
@@ -291,11 +277,6 @@ def _exclusive(s: Settings) -> Iterator[None]:
         lock.release()
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err)
-
-
 @index_app.command("rebuild")
 def index_rebuild() -> None:
     """Recreate the search index from the catalog (the index is only a cache)."""
@@ -337,6 +318,10 @@ def index_import(jsonl: Path = typer.Argument(..., exists=True, dir_okay=False))
     console.print(f"imported {report.pages} page(s) in {report.items} item(s); "
                   f"{report.skipped} duplicate page(s) skipped")
 
+
+from pipeline.cli_filing import register  # noqa: E402  (after app: the filing commands join it)
+
+register(app)
 
 if __name__ == "__main__":
     app()

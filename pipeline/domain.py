@@ -123,8 +123,71 @@ class OcrPage:
 
 
 @dataclass(frozen=True)
+class ExtractedDate:
+    """A date found in OCR text. ``value`` is DA/T 22's 8-digit form; ``raw`` is the text as read.
+
+    ``precision`` is "day", "month" or "year"; a missing month/day is written as ``00``
+    (``20180000``), never guessed. ``inferred`` marks a date that was completed or repaired
+    rather than read whole (a two-digit year, a year taken from context); a person checks it.
+    """
+
+    value: str  # YYYYMMDD
+    raw: str
+    precision: str = "day"  # day | month | year
+    inferred: bool = False
+    position: int = 0  # character offset in the text
+
+    @property
+    def year(self) -> int:
+        return int(self.value[:4])
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    """居民身份证号码 found in the text. Invalid ones are kept as read and flagged, never "fixed"."""
+
+    value: str  # as read, normalised only by removing spaces and upper-casing x
+    valid: bool  # 18 digits with a correct GB 11643 check digit (15-digit legacy: date check only)
+    problem: str | None = None  # why it is invalid: "region", "birth date" or "check digit"
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class ItemMetadata:
+    """Descriptive metadata (著录) extracted from an item's OCR text.
+
+    ``sensitive`` tags what privacy rules apply: ``id_number``, ``phone``, ``health``,
+    ``disability``, ``dibao`` (低保), ``income``.
+    """
+
+    title: str  # 题名; a cataloguer-supplied one is in [ ]
+    title_supplied: bool
+    date: ExtractedDate | None  # the document's date (落款日期 preferred)
+    dates: tuple[ExtractedDate, ...] = ()
+    doc_numbers: tuple[str, ...] = ()  # 文号, e.g. 南府办发〔2018〕12号
+    responsible: str | None = None  # 责任者
+    names: tuple[str, ...] = ()  # person names found next to a label (户主, 姓名, 申请人 …)
+    household_head: str | None = None  # 户主
+    village: str | None = None  # e.g. 石门村
+    household_size: int | None = None  # 家庭人口
+    id_numbers: tuple[IdNumber, ...] = ()
+    phones: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a class was chosen: which rule or model, and the terms it matched."""
+
+    source: str  # "title-pattern", "keyword", "detector", "model", "person"
+    detail: str  # rule name / pattern
+    terms: tuple[str, ...] = ()
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
 class Classification:
-    """Filing decision for an item (件): the fields that make up its 档号."""
+    """Filing decision for an item (件): its class and the fields that make up its 档号."""
 
     fonds: str  # 全宗号
     category: str  # 档案门类代码, e.g. WS
@@ -133,8 +196,14 @@ class Classification:
     org: str  # 机构(问题)代码
     title: str  # 题名; cataloguer-supplied titles are bracketed [ ]
     confidence: float = 0.0
-    needs_review: bool = True  # placeholder classifier always asks for review
+    needs_review: bool = True
     village: str | None = None
+    class_code: str | None = None  # taxonomy path, e.g. JF·C02·SQ
+    class_name: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    unit: str = "item"  # item (件, numbered on its own) | volume (案卷, numbered in its volume)
+    volume_key: str | None = None  # e.g. household:石门村:王秀英
+    village_code: str = ""
 
 
 # ───────────────────────────── archive ─────────────────────────────
@@ -148,6 +217,54 @@ class ArchivedItem:
     pdf_path: Path
     pdf_sha256: str
     page_count: int
+
+
+@dataclass(frozen=True)
+class VolumeEntry:
+    """One row of a 卷内目录 (GB/T 9705-2008) and the item PDF it stands for."""
+
+    seq: int  # 顺序号
+    doc_number: str  # 文号
+    responsible: str  # 责任者
+    title: str  # 题名
+    date: str  # 日期, YYYYMMDD (may end in 00)
+    first_page: int  # 页号: first page of the item inside the volume's numbered pages
+    last_page: int
+    remarks: str  # 备注
+    pdf_path: Path  # the item's own PDF/A (its pages go into the volume)
+    archival_code: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeSheet:
+    """Everything printed on a volume's cover, 卷内目录 and 卷内备考表."""
+
+    fonds_name: str  # 全宗名称
+    class_name: str  # 类目名称
+    title: str  # 案卷题名
+    start_date: str  # 时间 (起), YYYYMMDD
+    end_date: str  # 时间 (止)
+    retention: str  # 保管期限 as written (e.g. 定期30年)
+    item_count: int  # 件
+    page_count: int  # 页数
+    archival_code: str  # 档号
+    filing_number: str = ""  # 归档号
+    entries: tuple[VolumeEntry, ...] = ()
+    note: str = ""  # 本卷情况说明
+    compiled_by: str = ""  # 立卷人
+    checked_by: str = ""  # 检查人
+    compiled_on: str = ""  # 立卷时间, YYYYMMDD
+    label_token: str = ""  # opaque id printed as a QR code (never a name or ID number)
+
+
+@dataclass(frozen=True)
+class Label:
+    """A box/volume label: 档号, title and the QR payload (an opaque id only)."""
+
+    archival_code: str
+    title: str
+    qr_payload: str
+    lines: tuple[str, ...] = ()  # extra lines, e.g. 年度 / 保管期限 / 起止件号
 
 
 # ───────────────────────────── index ─────────────────────────────

@@ -120,6 +120,27 @@ def postgres_url(postgres_server, request):
     return postgres_server.format(db=name)
 
 
+def filing_store(url: str, template: str = "{fonds}-{category}·{year}-{retention}-{org}-{item:04d}", *,
+                 upgrade: bool = False):
+    """The catalog's filing operations on ``url`` with the repo's filing scheme."""
+    from pipeline.classify.taxonomy import load_taxonomy
+    from pipeline.store import Database
+    from pipeline.store.filing import FilingStore
+
+    return FilingStore(Database(url, upgrade=upgrade), load_taxonomy(REPO / "config" / "taxonomy.yaml"),
+                       item_template=template, volume_template="{fonds}-{class}-{volume:03d}",
+                       volume_item_template="{volume_code}-{item:03d}")
+
+
+def settled_filing(fonds="Z109", category="WS", year=2011, retention="Y", org="BGS"):
+    """A confident filing in a class numbered by item (XZ·XZ), and the description that goes with it."""
+    from pipeline.domain import Classification, ItemMetadata
+
+    return (Classification(fonds, category, year, retention, org, "[t]", confidence=1.0, needs_review=False,
+                           class_code="XZ·XZ"),
+            ItemMetadata(title="[t]", title_supplied=True, date=None))
+
+
 def run_processes(target, arg_tuples: list[tuple], timeout: float = 120) -> None:
     """Run ``target(*args)`` in one spawned process per tuple, at the same time; all must succeed."""
     import multiprocessing

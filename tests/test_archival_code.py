@@ -5,10 +5,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from conftest import run_processes
+from conftest import filing_store, run_processes, settled_filing
 from pipeline.archive.archival_code import ArchivalCodeTemplate
 from pipeline.domain import Classification
-from pipeline.store import Catalog, Database, Item
+from pipeline.store import Database, Item
 
 DAT22 = "{fonds}-{category}·{year}-{retention}-{org}-{item:04d}"
 
@@ -37,14 +37,12 @@ def test_bad_templates(bad):
 
 
 def _assign(url: str, item_ids: list[int], worker: int) -> None:
-    db = Database(url, upgrade=False)
-    cat = Catalog(db)
-    t = ArchivalCodeTemplate(DAT22)
+    store = filing_store(url)
     for n, item_id in enumerate(item_ids):
-        c = cls(year=2011 + (item_id % 2))  # two scopes interleaved
-        code = cat.assign_archival_code(item_id, c, t, f"w{worker}")
+        filing, described = settled_filing(year=2011 + (item_id % 2))  # two scopes interleaved
+        code = store.record(item_id, filing, described, f"w{worker}")
         if n % 5 == 0:  # a re-run (after a crash) keeps the code already issued
-            assert cat.assign_archival_code(item_id, c, t, f"w{worker}") == code
+            assert store.record(item_id, filing, described, f"w{worker}") == code
 
 
 def test_concurrent_assignment_has_no_gap_or_duplicate(tmp_path):
@@ -67,11 +65,10 @@ def test_concurrent_assignment_has_no_gap_or_duplicate(tmp_path):
 
 
 def test_reassignment_keeps_code(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'c.sqlite3'}")
-    with db.session() as s:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    store = filing_store(url, upgrade=True)
+    with store.db.session() as s:
         s.add(Item(fingerprint="x", label="x"))
-    cat = Catalog(db)
-    t = ArchivalCodeTemplate(DAT22)
-    first = cat.assign_archival_code(1, cls(), t, "test")
-    again = cat.assign_archival_code(1, cls(), t, "test")
+    first = store.record(1, *settled_filing(), "test")
+    again = store.record(1, *settled_filing(retention="D10"), "test")
     assert first == again == "Z109-WS·2011-Y-BGS-0001"

@@ -25,9 +25,13 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 
 
 def small_scan(n: int) -> bytes:
-    img = Image.new("L", (360, 90), 255)
+    # A heading the filing scheme classifies with confidence (乡镇 党委会纪要, filed by item),
+    # so every file is numbered and the 档号 sequence can be checked for gaps.
+    img = Image.new("L", (620, 150), 255)
     draw = ImageDraw.Draw(img)
-    draw.text((12, 22), f"户主{SURNAMES[n % 20]}第{n:03d}号", font=ImageFont.truetype(FONT, 34, index=2), fill=0)
+    font = ImageFont.truetype(FONT, 34, index=2)
+    draw.text((12, 18), "镇党委会会议纪要", font=font, fill=0)
+    draw.text((12, 80), f"户主{SURNAMES[n % 20]}第{n:03d}号", font=font, fill=0)
     buf = io.BytesIO()
     img.save(buf, "PNG", dpi=(200, 200))
     return buf.getvalue()
@@ -84,8 +88,9 @@ def test_kill9_loop_ingests_every_file_exactly_once(home: Path):
     assert sorted(r["sha256"] for r in sources) == sorted(inputs)
     assert len(items) == FILES and pages == FILES and quarantined == 0
     assert {r["original_name"] for r in sources} == set(inputs.values())
-    # 档号 are contiguous: no gap, no duplicate.
+    # 档号 are contiguous: no gap, no duplicate (all in one scope: same class, year received).
     assert sorted(r["item_number"] for r in items) == list(range(1, FILES + 1))
+    assert len({r["archival_code"].rsplit("-", 1)[0] for r in items}) == 1
     assert len({r["archival_code"] for r in items}) == FILES
     # No orphans: every kept original and every PDF/A belongs to a catalog row.
     originals = {p for p in (home / "data" / "originals").rglob("*") if p.is_file()}

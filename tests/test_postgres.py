@@ -9,9 +9,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from conftest import run_processes
-from pipeline.archive.archival_code import ArchivalCodeTemplate
-from pipeline.domain import Classification
+from conftest import filing_store, run_processes, settled_filing
 from pipeline.store import Catalog, Database, Item, ItemState, record_event
 from pipeline.store.models import Base
 
@@ -34,11 +32,9 @@ def test_same_migrations_build_the_same_schema_on_postgres(postgres_url):
 
 
 def _assign(url: str, ids: list[int]) -> None:
-    cat = Catalog(Database(url, upgrade=False))
-    t = ArchivalCodeTemplate("{fonds}-{category}·{year}-{retention}-{org}-{item:04d}")
+    store = filing_store(url)
     for item_id in ids:
-        c = Classification("Z001", "WS", 2016 + item_id % 2, "Y", "BGS", "[t]")
-        cat.assign_archival_code(item_id, c, t, "pg-test")
+        store.record(item_id, *settled_filing("Z001", year=2016 + item_id % 2), "pg-test")
 
 
 def _claim(url: str, out) -> None:

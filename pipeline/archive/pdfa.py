@@ -282,3 +282,24 @@ def build_pdfa(
         pdf_sha256=sha256_file(out_path)[0],
         page_count=len(pages),
     )
+
+
+def stamp_identity(pdf_path: Path, *, archival_code: str, title: str) -> str:
+    """Write a 档号 issued after the PDF/A was built into its metadata; return the new SHA-256.
+
+    Only the XMP packet and the Info dictionary change (kept in step by pikepdf), so the
+    file stays PDF/A-2b; it is checked again before it replaces the old one.
+    """
+    pdf_path = Path(pdf_path)
+    with tempfile.TemporaryDirectory(prefix="dangan-stamp-", dir=pdf_path.parent) as tmp_name:
+        tmp = Path(tmp_name) / pdf_path.name
+        with pikepdf.open(pdf_path) as pdf:
+            with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+                meta["dc:identifier"] = archival_code
+                meta["dc:title"] = title
+            pdf.save(tmp)
+        issues = validate_pdfa(tmp)
+        if issues:
+            raise PdfaError(f"{pdf_path}: re-stamping broke PDF/A: {'; '.join(issues)}")
+        atomic_copy(tmp, pdf_path)
+    return sha256_file(pdf_path)[0]

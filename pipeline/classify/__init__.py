@@ -1,52 +1,150 @@
-"""Classification (分类): filing category, retention, year and title of an item (件).
+"""Classification (分类) and description (著录) of an item (件).
 
-This is the placeholder stage: every item gets the configured filing defaults
-and is flagged for review. What it does derive from the text is deliberately
-simple and conservative: the 年度 from the first plausible ``YYYY年`` date and a
-title taken from the first heading-like line, bracketed ``[ ]`` as DA/T 22 asks
-for a title that was supplied rather than transcribed.
+Takes an item's OCR text, gives a :class:`~pipeline.domain.Classification` (its class in the
+configured filing scheme, retention, year, 题名, volume key, confidence and evidence) and an
+:class:`~pipeline.domain.ItemMetadata` (dates, 文号, 责任者, names, ID numbers …).
+
+Two voices decide the class: the scheme's rules (:mod:`.rules`) and, once people have
+confirmed enough items, a learned character n-gram model (:mod:`.model`). When both
+speak, their probabilities are averaged, so a disagreement lowers the confidence and the
+item goes to the review queue (``classify.review_below``) instead of being filed wrongly.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.classify.metadata import extract_metadata
+from pipeline.classify.model import LearnedModel
+from pipeline.classify.rules import TextView, rank, rule_probabilities
+from pipeline.classify.taxonomy import FilingClass, Taxonomy, TaxonomyError, load_taxonomy
 from pipeline.config.settings import ClassifySettings
-from pipeline.domain import Classification, OcrPage
+from pipeline.domain import Classification, Evidence, ItemMetadata, OcrPage
 
-_YEAR = re.compile(r"(19[4-9]\d|20[0-9]\d)\s*年")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+__all__ = ["Classifier", "Described", "LearnedModel", "Taxonomy", "TaxonomyError", "load_taxonomy",
+           "volume_key_for"]
 
+MODEL_WEIGHT = 0.5  # share of the learned model in the combined probability
 
-def guess_year(text: str, fallback: int) -> tuple[int, bool]:
-    """First ``YYYY年`` in the text (1940–2099); (year, found)."""
-    match = _YEAR.search(text)
-    return (int(match.group(1)), True) if match else (fallback, False)
-
-
-def guess_title(pages: list[OcrPage], fallback: str) -> str:
-    for page in pages[:1]:
-        for line in page.lines[:5]:
-            text = line.text.strip()
-            if len(_CJK.findall(text)) >= 4:
-                return f"[{text[:60]}]"
-    return f"[{fallback}]"
+# A project is named by the words before 项目/工程 ("石门村道路硬化项目"); labels and
+# function words in front of it are not part of the name.
+_PROJECT = re.compile(r"([\u4e00-\u9fff0-9]{4,30}?(?:项目|工程))")
+_PROJECT_PREFIX = re.compile(r"^(?:关于|对|同意|项目名称|工程名称|实施|建设|的)+")
 
 
-def classify(pages: list[OcrPage], settings: ClassifySettings, *, received_at: datetime, label: str) -> Classification:
-    text = "\n".join(p.text for p in pages)
-    if settings.year is not None:
-        year, found = settings.year, True
-    else:
-        year, found = guess_year(text, received_at.year)
-    return Classification(
-        fonds=settings.fonds,
-        category=settings.category,
-        year=year,
-        retention=settings.retention,
-        org=settings.org,
-        title=guess_title(pages, label),
-        confidence=0.5 if found else 0.1,
-        needs_review=True,
-    )
+@dataclass(frozen=True)
+class Described:
+    """What classification gives the catalog for one item."""
+
+    filing: Classification
+    metadata: ItemMetadata
+
+
+def project_name(title: str, text: str) -> str | None:
+    for source in (title, text):
+        names = [_PROJECT_PREFIX.sub("", m) for m in _PROJECT.findall(source.replace(" ", ""))]
+        names = [n for n in names if len(n) >= 5]
+        if names:
+            return max(names, key=len) if source is title else names[0]
+    return None
+
+
+def volume_key_for(cls: FilingClass, metadata: ItemMetadata, text: str) -> str | None:
+    """Which volume an item of a volume class joins, or None when the text does not say."""
+    if cls.volume_key == "household":
+        # Only a head the text names as such (户主, 王秀英户, the applicant): other names on a
+        # page are the recorder's, the helper's, a roster's.
+        head = metadata.household_head
+        return f"household:{metadata.village}:{head}" if head and metadata.village else None
+    if cls.volume_key == "project":
+        name = project_name(metadata.title, text)
+        return f"project:{name}" if name else None
+    if cls.volume_key == "village":
+        return f"village:{metadata.village}" if metadata.village else None
+    return None
+
+
+class Classifier:
+    def __init__(self, taxonomy: Taxonomy, settings: ClassifySettings, model: LearnedModel | None = None) -> None:
+        self.taxonomy = taxonomy
+        self.settings = settings
+        self.model = model
+
+    @classmethod
+    def from_settings(cls, settings: ClassifySettings, model: LearnedModel | None = None) -> "Classifier":
+        return cls(load_taxonomy(settings.taxonomy), settings, model)
+
+    def classify(self, pages: list[OcrPage], *, received_at: datetime, label: str) -> Classification:
+        return self.describe(pages, received_at=received_at, label=label).filing
+
+    def describe(self, pages: list[OcrPage], *, received_at: datetime, label: str) -> Described:
+        text = "\n".join(p.text for p in pages)
+        first = [line.text for line in pages[0].lines] if pages else []
+        return self.describe_text(text, first_lines=first, received_at=received_at, label=label)
+
+    def classify_text(self, text: str, *, received_at: datetime, label: str) -> Classification:
+        return self.describe_text(text, received_at=received_at, label=label).filing
+
+    def describe_text(self, text: str, *, first_lines: list[str] | None = None,
+                      received_at: datetime, label: str) -> Described:
+        metadata = extract_metadata(text, first_lines=first_lines, fallback_title=label)
+        view = TextView.of(text, None if metadata.title_supplied else metadata.title)
+        ranked = rank(self.taxonomy, view)
+        probabilities = rule_probabilities(ranked)
+        evidence = {s.cls.code: s.evidence for s in ranked}
+        if self.model is not None:
+            learned = {c: p for c, p in self.model.probabilities(text).items() if c in self.taxonomy.classes}
+            codes = set(probabilities) | set(learned)
+            probabilities = {c: (1 - MODEL_WEIGHT) * probabilities.get(c, 0.0) + MODEL_WEIGHT * learned.get(c, 0.0)
+                             for c in codes}
+            for code, p in learned.items():
+                evidence[code] = evidence.get(code, ()) + (
+                    Evidence("model", f"n-gram model ({self.model.samples} confirmed items)", (), round(p, 3)),)
+        best = max(probabilities, key=probabilities.get) if probabilities else None
+        return Described(self._filing(best, probabilities.get(best, 0.0), evidence.get(best, ()),
+                                      metadata, text, received_at), metadata)
+
+    def _filing(self, code: str | None, confidence: float, evidence: tuple[Evidence, ...],
+                metadata: ItemMetadata, text: str, received_at: datetime) -> Classification:
+        if self.settings.year is not None:
+            year = self.settings.year
+        elif metadata.date is not None:
+            year = metadata.date.year
+        else:
+            year = received_at.year
+            evidence += (Evidence("inferred", "year received: no date in the text"),)
+        if code is None:
+            return Classification(
+                fonds=self.settings.fonds, category="", year=year, retention="", org=self.settings.org,
+                title=metadata.title, confidence=0.0, needs_review=True, village=metadata.village,
+                evidence=evidence + (Evidence("none", "no rule of the filing scheme matched"),))
+        return self.filing_for(self.taxonomy.get(code), metadata, text, year=year,
+                               confidence=confidence, evidence=evidence)
+
+    def filing_for(self, cls: FilingClass, metadata: ItemMetadata, text: str, *, year: int,
+                   confidence: float, evidence: tuple[Evidence, ...] = ()) -> Classification:
+        """The filing an item gets in class ``cls`` (also used when a person sets the class)."""
+        key = volume_key_for(cls, metadata, text) if cls.unit == "volume" else None
+        needs_review = confidence < self.settings.review_below
+        if cls.unit == "volume" and key is None:
+            needs_review = True  # cannot tell which household/project: a person decides
+            evidence += (Evidence("volume", f"no {cls.volume_key} found in the text for the volume"),)
+        return Classification(
+            fonds=self.settings.fonds, category=cls.category, year=year,
+            retention=self.taxonomy.retention_for(cls, metadata.title), org=cls.org or self.settings.org,
+            title=metadata.title, confidence=round(confidence, 4), needs_review=needs_review,
+            village=metadata.village, class_code=cls.code, class_name=cls.name, evidence=evidence,
+            unit=cls.unit, volume_key=key,
+            village_code=self.taxonomy.villages.get(metadata.village or "", ""),
+        )
+
+    def reclassify(self, year: int, code: str, metadata: ItemMetadata, text: str) -> Classification:
+        """A person's decision: class ``code`` (full path or unique leaf code), full confidence."""
+        cls = self.taxonomy.resolve(code)
+        if not cls.leaf:
+            raise KeyError(f"class {cls.code} has sub-classes; choose one of: "
+                           + ", ".join(c.code for c in self.taxonomy.leaves if c.code.startswith(cls.code + "·")))
+        return self.filing_for(cls, metadata, text, year=year, confidence=1.0,
+                               evidence=(Evidence("person", "set by a reviewer"),))

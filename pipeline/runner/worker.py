@@ -20,20 +20,16 @@ from pathlib import Path
 from sqlalchemy import select
 
 from pipeline import __version__
-from pipeline.archive.archival_code import ArchivalCodeTemplate
-from pipeline.classify import classify
+from pipeline.archive.desk import load_classifier
 from pipeline.config import Settings
 from pipeline.domain import OcrPage, PreparedPage
 from pipeline.fileio import atomic_write_bytes
 from pipeline.ingest.pages import page_master
 from pipeline.store import Catalog, Database, Item, ItemState, Page, SourceFile, record_event
+from pipeline.store.filing import FilingStore
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
-
-
-def safe_filename(code: str) -> str:
-    return "".join("_" if ch in '/\\:*?"<>|' else ch for ch in code)
 
 
 class ItemProcessor:
@@ -48,7 +44,8 @@ class ItemProcessor:
         self.worker = worker
         # Models load here, once per worker process, never per page.
         self.reader = PageReader.from_settings(settings.ocr)
-        self.template = ArchivalCodeTemplate(settings.archive.code_template)
+        self.filing = FilingStore.from_settings(db, settings)
+        self.classifier = load_classifier(settings, self.filing)
         self.agent = f"dangan {__version__} {worker}"
 
     def run_one(self) -> int | None:
@@ -75,7 +72,7 @@ class ItemProcessor:
                                  "trace": traceback.format_exc(limit=5)})
 
     def process(self, item_id: int) -> None:
-        from pipeline.archive import build_pdfa
+        from pipeline.archive.pdfa import build_pdfa, stamp_identity
         from pipeline.imaging import ocr_copy, prepare_page_pixels
 
         started = time.monotonic()
@@ -134,26 +131,31 @@ class ItemProcessor:
                     "characters": len(ocr.text), "seconds": round(ocr.seconds, 2)})
             done.append((prepared, ocr))
 
-        filing = classify([o for _, o in done], self.settings.classify, received_at=received_at, label=label)
-        code = self.catalog.assign_archival_code(item_id, filing, self.template, self.agent)
+        described = self.classifier.describe([o for _, o in done], received_at=received_at, label=label)
+        self.filing.record(item_id, described.filing, described.metadata, self.agent)
         with self.db.session() as s:
-            record_event(s, "item", item_id, "classified", agent=self.agent, detail={
-                "category": filing.category, "year": filing.year, "retention": filing.retention,
-                "title": filing.title, "needs_review": filing.needs_review, "method": "placeholder-defaults"})
             # A re-run keeps the filing its 档号 was issued with, even if the config changed since.
             item = s.get(Item, item_id)
-            fonds, year, title = item.fonds, item.year, item.title
+            fonds, year, title, code = item.fonds, item.year, item.title, item.archival_code
 
-        pdf_path = self.settings.pdf_dir / fonds / str(year) / f"{safe_filename(code)}.pdf"
-        archived = build_pdfa(done, pdf_path, title=title, archival_code=code,
+        # Named by item, not by 档号: an item in review or in a 预立卷 is numbered later,
+        # and its file must not move then.
+        pdf_path = self.settings.pdf_dir / fonds / str(year) / f"{item_id:08d}.pdf"
+        archived = build_pdfa(done, pdf_path, title=title, archival_code=code or f"item-{item_id:08d}",
                               author=fonds, work_dir=self.settings.staging_dir)
+        sha = archived.pdf_sha256
+        with self.db.session() as s:
+            current = s.get(Item, item_id).archival_code
+        if current != code:  # a reviewer numbered it while the PDF was being built
+            sha = stamp_identity(archived.pdf_path, archival_code=current, title=title)
         with self.db.session() as s:
             item = s.get(Item, item_id)
-            item.pdf_path, item.pdf_sha256 = str(archived.pdf_path), archived.pdf_sha256
+            item.pdf_path, item.pdf_sha256 = str(archived.pdf_path), sha
             item.state, item.last_error, item.worker = ItemState.ARCHIVED, None, None
             record_event(s, "item", item_id, "pdfa-built", agent=self.agent, detail={
-                "path": str(archived.pdf_path), "sha256": archived.pdf_sha256,
+                "path": str(archived.pdf_path), "sha256": sha,
                 "pages": archived.page_count, "seconds": round(time.monotonic() - started, 2)})
+
 
 def set_parent_death_signal() -> None:
     """Die with the parent: an orphaned worker must not keep writing after a crash."""

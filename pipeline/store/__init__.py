@@ -4,16 +4,20 @@ from pipeline.store.catalog import Catalog, StatusCounts, record_event
 from pipeline.store.db import Database, migrate
 from pipeline.store.models import (
     ArchivalCounter,
+    ClassifierModel,
     Event,
     Item,
     ItemState,
     Page,
     QuarantinedFile,
+    ReviewState,
     SourceFile,
     Volume,
+    VolumeState,
 )
 
 __all__ = [
-    "ArchivalCounter", "Catalog", "Database", "Event", "Item", "ItemState", "Page",
-    "QuarantinedFile", "SourceFile", "StatusCounts", "Volume", "migrate", "record_event",
+    "ArchivalCounter", "Catalog", "ClassifierModel", "Database", "Event", "Item", "ItemState", "Page",
+    "QuarantinedFile", "ReviewState", "SourceFile", "StatusCounts", "Volume", "VolumeState",
+    "migrate", "record_event",
 ]

@@ -13,8 +13,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.archive.archival_code import ArchivalCodeTemplate
-from pipeline.domain import Classification, PageDocument
+from pipeline.domain import PageDocument
 from pipeline.store.db import Database
 from pipeline.store.models import (
     ArchivalCounter,
@@ -23,6 +22,9 @@ from pipeline.store.models import (
     ItemState,
     Page,
     QuarantinedFile,
+    ReviewState,
+    Volume,
+    VolumeState,
     utcnow,
 )
 
@@ -56,10 +58,33 @@ class StatusCounts:
     pages_done: int
     pages_per_minute: float  # pages made searchable, over the busy part of the last 10 minutes
     quality: dict[str, int] = field(default_factory=dict)  # pages per quality flag
+    review_pending: int = 0  # items waiting for a person to settle their class
+    pre_volumes: int = 0  # volumes still open (预立卷)
 
     @property
     def queue_depth(self) -> int:
         return self.by_state.get(ItemState.QUEUED, 0) + self.by_state.get(ItemState.PROCESSING, 0)
+
+
+def next_number(session, scope: str) -> int:
+    """Issue the next number of a counter scope (件号 or 案卷号) inside the caller's transaction.
+
+    The counter row is locked (BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL) until
+    the caller commits the number together with what it numbers, so concurrent workers
+    can neither skip nor repeat one.
+    """
+    counter = session.get(ArchivalCounter, scope, with_for_update=True)
+    if counter is None:
+        # Two workers may open a new scope at once: one insert wins, the other waits
+        # for it and then locks the winner's row.
+        try:
+            with session.begin_nested():
+                session.add(ArchivalCounter(scope=scope, last_value=0))
+        except IntegrityError:
+            pass
+        counter = session.get(ArchivalCounter, scope, with_for_update=True, populate_existing=True)
+    counter.last_value += 1
+    return counter.last_value
 
 
 class Catalog:
@@ -103,41 +128,11 @@ class Catalog:
                 s.scalars(select(Item.id).where(Item.state == state).order_by(Item.id).limit(limit))
             )
 
-    # ── 档号 ─────────────────────────────────────────────────────
-
-    def assign_archival_code(
-        self, item_id: int, c: Classification, template: ArchivalCodeTemplate, agent: str
-    ) -> str:
-        """Give the item its 档号 once; a re-run keeps the code it already has.
-
-        The counter increment and the item update share one write transaction
-        (BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL), so concurrent
-        workers can neither skip nor repeat a number.
-        """
-        scope = template.scope(c)
+    def reindex(self, item_ids: Iterable[int]) -> None:
+        """The catalog changed what the index shows for these items: the indexer redoes them."""
         with self.db.session() as s:
-            item = s.get(Item, item_id, with_for_update=True)
-            if item.archival_code:
-                return item.archival_code
-            counter = s.get(ArchivalCounter, scope, with_for_update=True)
-            if counter is None:
-                # Two workers may open a new scope at once: one insert wins, the other
-                # waits for it and then locks the winner's row.
-                try:
-                    with s.begin_nested():
-                        s.add(ArchivalCounter(scope=scope, last_value=0))
-                except IntegrityError:
-                    pass
-                counter = s.get(ArchivalCounter, scope, with_for_update=True, populate_existing=True)
-            counter.last_value += 1
-            code = template.render(c, counter.last_value)
-            item.archival_code = code
-            item.item_number = counter.last_value
-            item.fonds, item.category, item.year = c.fonds, c.category, c.year
-            item.retention, item.org, item.title = c.retention, c.org, c.title
-            item.village, item.needs_review = c.village, c.needs_review
-            record_event(s, "item", item_id, "code-assigned", detail={"archival_code": code}, agent=agent)
-            return code
+            s.execute(update(Item).where(Item.id.in_(list(item_ids)), Item.state == ItemState.DONE)
+                      .values(state=ItemState.ARCHIVED))
 
     # ── index feed ───────────────────────────────────────────────
 
@@ -191,6 +186,9 @@ class Catalog:
                 .subquery()
             )
             recent, first = s.execute(select(func.count(), func.min(window.c.occurred_at))).one()
+            review = s.scalar(select(func.count()).select_from(Item).where(Item.review_state == ReviewState.PENDING)) or 0
+            open_volumes = s.scalar(select(func.count()).select_from(Volume)
+                                    .where(Volume.state == VolumeState.PRE_VOLUME)) or 0
             quality: dict[str, int] = {}
             for flags, count in s.execute(
                 select(Page.quality_flags, func.count()).where(Page.quality_flags.is_not(None), Page.quality_flags != "")
@@ -203,7 +201,8 @@ class Catalog:
         if first is not None:
             first = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
             minutes = max(1.0, (now - first).total_seconds() / 60)
-        return StatusCounts(by_state, quarantined, pages_done, recent / minutes, dict(sorted(quality.items())))
+        return StatusCounts(by_state, quarantined, pages_done, recent / minutes, dict(sorted(quality.items())),
+                            review, open_volumes)
 
     def flagged_pages(self, limit: int = 10) -> list[tuple[str, int, str]]:
         """The most recent pages with quality flags: (档号 or item label, page number, flags)."""
@@ -235,4 +234,4 @@ def _page_document(page: Page, item: Item) -> PageDocument:
     )
 
 
-__all__ = ["Catalog", "StatusCounts", "record_event", "utcnow"]
+__all__ = ["Catalog", "StatusCounts", "next_number", "record_event", "utcnow"]

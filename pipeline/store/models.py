@@ -44,11 +44,23 @@ class ItemState:
     ALL = (QUEUED, PROCESSING, ARCHIVED, DONE, FAILED)
 
 
+class VolumeState:
+    """A volume is 预立卷 (pre-volume: items can be added and reordered, nothing numbered)
+    until an archivist finalises it; then it has its 案卷号 and its items their 件号."""
+
+    PRE_VOLUME = "pre_volume"
+    FINAL = "final"
+
+
 class Volume(Base):
     """案卷 (volume, GB/T 9705): an ordered set of items, e.g. one household file (一户一卷)."""
 
     __tablename__ = "volumes"
-    __table_args__ = (UniqueConstraint("fonds", "archival_code", name="uq_volume_code"),)
+    __table_args__ = (
+        UniqueConstraint("fonds", "archival_code", name="uq_volume_code"),
+        UniqueConstraint("volume_key", name="uq_volume_key"),
+        UniqueConstraint("label_token", name="uq_volume_label"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fonds: Mapped[str] = mapped_column(String(32))  # 全宗号
@@ -58,12 +70,37 @@ class Volume(Base):
     volume_number: Mapped[int | None] = mapped_column(Integer)  # 案卷号
     archival_code: Mapped[str | None] = mapped_column(String(128))
     title: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="pre_volume")  # 预立卷 until final
+    state: Mapped[str] = mapped_column(String(16), default=VolumeState.PRE_VOLUME)
     custody_level: Mapped[str | None] = mapped_column(String(16))  # village / township / county
     is_copy: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # How the volume was assembled: "household:石门村:王秀英", "project:…", "village:石门村".
+    volume_key: Mapped[str | None] = mapped_column(String(160))
+    class_code: Mapped[str | None] = mapped_column(String(64))  # taxonomy path, e.g. JF·C02
+    org: Mapped[str | None] = mapped_column(String(32))
+    village: Mapped[str | None] = mapped_column(String(64))
+    village_code: Mapped[str | None] = mapped_column(String(16))  # 统计用区划代码, where configured
+    label_token: Mapped[str | None] = mapped_column(String(32))  # opaque id for box labels / QR
+    note: Mapped[str | None] = mapped_column(Text)  # 卷内备考表: 本卷情况说明
+    compiled_by: Mapped[str | None] = mapped_column(String(64))  # 立卷人
+    checked_by: Mapped[str | None] = mapped_column(String(64))  # 检查人
+    finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pdf_path: Mapped[str | None] = mapped_column(Text)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
 
     items: Mapped[list["Item"]] = relationship(back_populates="volume", order_by="Item.position_in_volume")
+
+
+class ReviewState:
+    """Who settled an item's filing (its class): the review queue holds the PENDING ones."""
+
+    AUTO = "auto"  # classifier confident enough; no person looked
+    PENDING = "pending"  # below the threshold: waits in the review queue, no 档号 yet
+    CONFIRMED = "confirmed"  # a person accepted the proposed class
+    CORRECTED = "corrected"  # a person set another class
+
+    SETTLED = (AUTO, CONFIRMED, CORRECTED)
+    BY_PERSON = (CONFIRMED, CORRECTED)
 
 
 class Item(Base):
@@ -73,6 +110,7 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("fonds", "archival_code", name="uq_item_code"),
         Index("ix_items_state", "state"),
+        Index("ix_items_review", "review_state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -98,6 +136,24 @@ class Item(Base):
     needs_review: Mapped[bool] = mapped_column(Boolean, default=True)
     archival_code: Mapped[str | None] = mapped_column(String(128))  # 档号
     item_number: Mapped[int | None] = mapped_column(Integer)  # 件号
+
+    # Classification: the taxonomy class, how sure, why, and who settled it.
+    class_code: Mapped[str | None] = mapped_column(String(64))  # e.g. JF·C02·SQ
+    class_name: Mapped[str | None] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[list | None] = mapped_column(JSON)  # [{source, detail, terms, weight}]
+    review_state: Mapped[str | None] = mapped_column(String(16))  # ReviewState
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    volume_key: Mapped[str | None] = mapped_column(String(160))
+    # Description (著录): DA/T 22 catalogue columns, plus what the text revealed.
+    doc_date: Mapped[str | None] = mapped_column(String(8))  # 日期, YYYYMMDD (00 for unknown parts)
+    doc_date_raw: Mapped[str | None] = mapped_column(Text)  # as read
+    doc_date_inferred: Mapped[bool | None] = mapped_column(Boolean)
+    doc_number: Mapped[str | None] = mapped_column(String(128))  # 文号
+    responsible: Mapped[str | None] = mapped_column(Text)  # 责任者
+    description: Mapped[dict | None] = mapped_column(JSON)  # names, household head, IDs, phones …
+    sensitive: Mapped[str | None] = mapped_column(String(128))  # space-separated privacy tags
 
     pdf_path: Mapped[str | None] = mapped_column(Text)
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -202,8 +258,27 @@ class QuarantinedFile(Base):
     quarantined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ClassifierModel(Base):
+    """A trained classification model file and the SHA-256 it must still have when loaded.
+
+    The model lives in the writable data home; the digest here is what makes loading it
+    safe (and it is stored as JSON + NumPy arrays, never as a pickle).
+    """
+
+    __tablename__ = "classifier_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    samples: Mapped[int] = mapped_column(Integer)
+    classes: Mapped[list] = mapped_column(JSON)
+    trained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    agent: Mapped[str | None] = mapped_column(String(128))
+
+
 class ArchivalCounter(Base):
-    """Last 件号 issued per scope (the 档号 without its item number)."""
+    """Last number issued per scope: 件号 per (fonds, category, year, retention, org),
+    案卷号 per volume class; the scope is the 档号 with its number left out."""
 
     __tablename__ = "archival_counters"
 
