@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import __version__
 from pipeline.classify import Classifier, LearnedModel
@@ -23,6 +24,9 @@ from pipeline.config import Settings
 from pipeline.domain import Label
 from pipeline.store import Catalog, Database, Item
 from pipeline.store.filing import FilingError, FilingStore, VolumeView
+
+if TYPE_CHECKING:
+    from pipeline.archive.volume_pdf import VolumeBuild
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +99,7 @@ class FilingDesk:
         self._after_numbering(item_ids)
         return view
 
-    def build_volume(self, ref: str) -> tuple[VolumeView, "object"]:
+    def build_volume(self, ref: str) -> tuple[VolumeView, VolumeBuild]:
         from pipeline.archive.volume_pdf import build_volume_pdf
 
         sheet = self.store.volume_sheet(ref)
