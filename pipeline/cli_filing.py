@@ -163,7 +163,7 @@ def volume_list(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     table = Table(title=f"{len(views)} volume(s)")
     for col in ("key", "state", "档号", "title", "items", "pages"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # keys and codes are typed back: never cut them
     for v in views:
         table.add_row(v.key, v.state, v.archival_code or "", v.title or "", str(len(v.members)), str(v.page_count))
     console.print(table)

@@ -124,7 +124,7 @@ class FilingDesk:
     # ── keeping the PDF and the index in step with the catalog ──
 
     def _after_numbering(self, item_ids: list[int]) -> None:
-        from pipeline.archive.pdfa import stamp_identity
+        from pipeline.archive.pdfa import PdfaError, stamp_identity
 
         ready = self.store.items_settled_in_state(item_ids)
         for item_id in ready:
@@ -133,7 +133,12 @@ class FilingDesk:
                 code, title, pdf = item.archival_code, item.title or item.label, item.pdf_path
             if not code or not pdf:
                 continue
-            sha = stamp_identity(Path(pdf), archival_code=code, title=title)
+            try:
+                sha = stamp_identity(Path(pdf), archival_code=code, title=title)
+            except (OSError, PdfaError) as exc:
+                # The decision and the number stand (they are committed); the file is what is wrong.
+                raise FilingError(f"item {item_id}: recorded as {code}, but its PDF/A could not be "
+                                  f"re-stamped: {exc}") from exc
             with self.db.session() as s:
                 s.get(Item, item_id).pdf_sha256 = sha
         self.catalog.reindex(ready)
