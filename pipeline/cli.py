@@ -322,6 +322,9 @@ def index_import(jsonl: Path = typer.Argument(..., exists=True, dir_okay=False))
 from pipeline.cli_filing import register  # noqa: E402  (after app: the filing commands join it)
 
 register(app)
+from pipeline.cli_access import register  # noqa: E402  (users, audit log, access register)
+
+register(app)
 
 if __name__ == "__main__":
     app()

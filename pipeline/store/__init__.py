@@ -3,7 +3,9 @@
 from pipeline.store.catalog import Catalog, StatusCounts, record_event
 from pipeline.store.db import Database, migrate
 from pipeline.store.models import (
+    AccessRegisterEntry,
     ArchivalCounter,
+    AuditEntry,
     ClassifierModel,
     Event,
     Item,
@@ -12,12 +14,13 @@ from pipeline.store.models import (
     QuarantinedFile,
     ReviewState,
     SourceFile,
+    User,
     Volume,
     VolumeState,
 )
 
 __all__ = [
-    "ArchivalCounter", "Catalog", "ClassifierModel", "Database", "Event", "Item", "ItemState", "Page",
-    "QuarantinedFile", "ReviewState", "SourceFile", "StatusCounts", "Volume", "VolumeState",
+    "AccessRegisterEntry", "ArchivalCounter", "AuditEntry", "Catalog", "ClassifierModel", "Database", "Event",
+    "Item", "ItemState", "Page", "QuarantinedFile", "ReviewState", "SourceFile", "StatusCounts", "User", "Volume", "VolumeState",
     "migrate", "record_event",
 ]

@@ -284,3 +284,81 @@ class ArchivalCounter(Base):
 
     scope: Mapped[str] = mapped_column(String(160), primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    """A person who signs in: operator (录入), clerk (查档接待), reviewer (审核), admin (管理).
+
+    Failed sign-ins and the lockout live here, not in memory, so a restart does not reset them.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username", name="uq_users_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string format
+    roles: Mapped[str] = mapped_column(String(128))  # space-separated, see pipeline.store.access.ROLES
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained log of every search, view, print, export, sign-in and admin act.
+
+    ``entry_hash`` is SHA-256 over the entry's canonical JSON including ``prev_hash``, so an
+    edited, removed or reordered entry breaks the chain (see ``pipeline.store.access``).
+    Triggers refuse UPDATE and DELETE, as on ``events``.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_occurred", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # gap-free, 1, 2, …
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user: Mapped[str] = mapped_column("user_name", String(64))  # "user" is reserved in PostgreSQL
+    action: Mapped[str] = mapped_column(String(32))
+    query: Mapped[str | None] = mapped_column(Text)
+    items: Mapped[list] = mapped_column(JSON)  # item ids / 档号 touched
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessRegisterEntry(Base):
+    """查档登记: one visit of a requester at the archive window (档案法 §28, BRIEF §9).
+
+    The requester's ID number is never stored: only a masked form to show and an HMAC to
+    find the same person's other visits (PIPL §51 去标识化).
+    """
+
+    __tablename__ = "access_register"
+    __table_args__ = (
+        UniqueConstraint("register_number", name="uq_register_number"),
+        Index("ix_register_id_hmac", "id_number_hmac"),
+        Index("ix_register_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    register_number: Mapped[str] = mapped_column(String(16))  # 登记号, 2026-000123
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    clerk: Mapped[str] = mapped_column(String(64))  # 接待人
+    requester_name: Mapped[str] = mapped_column(Text)
+    id_type: Mapped[str] = mapped_column(String(16))
+    id_number_masked: Mapped[str] = mapped_column(String(32))
+    id_number_hmac: Mapped[str] = mapped_column(String(64))
+    phone_masked: Mapped[str | None] = mapped_column(String(32))
+    relation: Mapped[str] = mapped_column(String(16))  # 与档案当事人关系
+    proof: Mapped[list] = mapped_column(JSON)  # 证明材料
+    purpose: Mapped[str] = mapped_column(Text)
+    query: Mapped[str | None] = mapped_column(Text)  # 检索词
+    items: Mapped[list] = mapped_column(JSON)  # 档号 / item ids looked at
+    result: Mapped[str | None] = mapped_column(Text)  # 利用效果
+    use: Mapped[str] = mapped_column(String(16))  # 利用方式
+    pages_copied: Mapped[int] = mapped_column(Integer, default=0)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    remarks: Mapped[str | None] = mapped_column(Text)
