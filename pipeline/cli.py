@@ -319,12 +319,21 @@ def index_import(jsonl: Path = typer.Argument(..., exists=True, dir_okay=False))
                   f"{report.skipped} duplicate page(s) skipped")
 
 
-from pipeline.cli_filing import register  # noqa: E402  (after app: the filing commands join it)
+@app.command()
+def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")) -> None:
+    """The clerks' web UI (查档). Accounts: `dangan user add NAME --role clerk`."""
+    import uvicorn
 
-register(app)
-from pipeline.cli_access import register  # noqa: E402  (users, audit log, access register)
+    from pipeline.web.app import create_app
 
-register(app)
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+
+
+# The filing and access commands join `app` (after it exists).
+from pipeline import cli_access, cli_filing  # noqa: E402
+
+cli_filing.register(app)
+cli_access.register(app)
 
 if __name__ == "__main__":
     app()
