@@ -28,6 +28,7 @@ def web(settings):
     access.users.create("op1", PASSWORD, ["operator"], by="test")
     from pipeline.index import open_index
 
+    _catalog_page(settings, db)
     with open_index(settings.index.backend, settings.index_dir) as index:
         index.add([PageDocument(page_id=1, item_id=1, archival_code="Z001-WS·2016-D30-XZ-0001",
                                 title="关于王秀英户的批复", page_no=1,
@@ -35,6 +36,30 @@ def web(settings):
         index.commit()
         index.mark_rebuilt()
     return TestClient(create_app(settings)), access
+
+
+def _catalog_page(settings, db) -> None:
+    """Item 1, page 1: a scanned page with per-character OCR boxes, holding an ID number."""
+    import json
+
+    from PIL import Image
+
+    from pipeline.store import Item, ItemState, Page
+
+    image = settings.home / "pages" / "p1.png"
+    image.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (600, 400), "white").save(image)
+    words = [{"text": ch, "confidence": 0.99, "box": [[100 + 30 * i, 50], [130 + 30 * i, 50],
+                                                        [130 + 30 * i, 90], [100 + 30 * i, 90]]}
+             for i, ch in enumerate("户主王秀英")]
+    layout = settings.home / "pages" / "p1.ocr.json"
+    layout.write_text(json.dumps({"width": 600, "height": 400, "lines": [
+        {"text": "户主王秀英", "confidence": 0.99, "box": words[0]["box"], "words": words}]}), encoding="utf-8")
+    with db.session() as s:
+        s.add(Item(id=1, fingerprint="f1", label="scan.jpg", state=ItemState.DONE, title="关于王秀英户的批复",
+                   archival_code="Z001-WS·2016-D30-XZ-0001", sensitive="id_number"))
+        s.add(Page(item_id=1, page_no=1, working_path=str(image), ocr_layout_path=str(layout),
+                   ocr_text=f"户主王秀英\n身份证{ID}", width=600, height=400))
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD):
@@ -113,3 +138,46 @@ def test_failed_logins_are_throttled_and_audited(web):
         assert login(client, "nobody", "wrong password").status_code == 401
     assert login(client, "clerk1").status_code == 429  # even the right password waits
     assert any(e.action == "login-failed" for e in access.audit.list(limit=50))
+
+
+def test_sensitive_page_needs_a_register_entry_then_shows_the_hit_on_the_image(web):
+    client, access = web
+    login(client, "clerk1")
+    r = client.get("/view/1/1", params={"q": "王秀英"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/register/new?next=")
+    assert client.get("/image/1/1", follow_redirects=False).status_code == 303  # the image too
+    form = {"csrf": csrf(client, "/register/new"), "requester_name": "王小明", "id_type": "居民身份证",
+            "id_number": "11010519491231002x", "relation": "直系亲属", "proof": ["身份证", "信用承诺书"],
+            "purpose": "建房审批", "use": "复制", "next": "/view/1/1?q=%E7%8E%8B%E7%A7%80%E8%8B%B1"}
+    r = client.post("/register", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    reg = re.search(r"reg=(\d{4}-\d{6})", r.headers["location"]).group(1)
+    page = client.get(r.headers["location"])
+    assert page.status_code == 200 and reg in page.text
+    # The hit is drawn on the image: 王秀英 is characters 3–5 of the OCR line (x 160…250).
+    assert re.search(r'<rect class="hit" x="160(\.0)?" y="50(\.0)?" width="90(\.0)?" height="40(\.0)?"', page.text)
+    assert ID in page.text  # the full ID only now, after the register entry
+    assert client.get(f"/image/1/1?reg={reg}").headers["content-type"] == "image/png"
+    entry = access.register.entry(reg)
+    assert entry.id_number_masked.startswith("1101") and "11010519491231002" not in str(entry.__dict__)
+    assert "Z001-WS·2016-D30-XZ-0001" in entry.items
+
+    printed = client.post("/print", data={"csrf": csrf(client), "item_id": "1", "pages": ["1"], "reg": reg})
+    assert printed.headers["content-type"] == "application/pdf"
+    import subprocess
+
+    text = subprocess.run(["pdftotext", "-", "-"], input=printed.content, capture_output=True).stdout.decode()
+    assert "窗口甲" in text and reg in text  # watermark: clerk, date, register number
+    actions = [e.action for e in access.audit.list(limit=20)]
+    assert {"register", "view", "view-image", "print"} <= set(actions)
+    assert access.audit.verify() == []
+
+
+def test_print_without_a_register_entry_is_refused(web):
+    client, _ = web
+    login(client, "clerk1")
+    r = client.post("/print", data={"csrf": csrf(client), "item_id": "1", "pages": ["1"]}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/register/new")
+    r = client.post("/print", data={"csrf": csrf(client), "item_id": "1", "pages": ["1"], "reg": "2026-999999"},
+                    follow_redirects=False)
+    assert r.status_code == 303  # someone else's or an invented register number does not count

@@ -439,6 +439,13 @@ class AccessRegister:
                   detail={"register_number": reg_number, "relation": relation, "use": use})
             return entry
 
+    def entry(self, register_number: str) -> AccessRegisterEntry | None:
+        with self.db.session() as s:
+            entry = s.scalar(select(AccessRegisterEntry).where(AccessRegisterEntry.register_number == register_number))
+            if entry is not None:
+                s.expunge(entry)
+            return entry
+
     def complete(self, register_number: str, *, by: str, items: Iterable = (), result: str | None = None,
                  pages_copied: int | None = None, remarks: str | None = None) -> AccessRegisterEntry:
         """After the lookup: add the 档号 looked at, the 利用效果 and the pages copied."""

@@ -8,10 +8,12 @@ templates autoescape everything, and highlight marks are added only after escapi
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -19,8 +21,11 @@ from markupsafe import Markup, escape
 from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.store import Catalog, Database
-from pipeline.store.access import Access, can, permissions_of
+from pipeline.index.snippets import mask_id_numbers
+from pipeline.store.access import ID_TYPES, PROOFS, RELATIONS, USES, Access, AccessError, can, permissions_of
+from pipeline.store.models import utcnow
 from pipeline.web.security import COOKIE, SESSION_SECONDS, LoginThrottle, SessionCodec, csrf_ok, load_secret
+from pipeline.web.viewer import load_page, print_pdf, watermark_text
 
 HERE = Path(__file__).parent
 PUBLIC = ("/login", "/static/")
@@ -39,7 +44,23 @@ def highlight(snippet: str) -> Markup:
     return Markup(str(escape(snippet)).replace("【", "<mark>").replace("】", "</mark>"))
 
 
+REGISTER_LISTS = {"id_types": ID_TYPES, "relations": RELATIONS, "proofs": PROOFS, "uses": USES}
+
+
+def mask_snippet(text: str) -> str:
+    """ID numbers masked: the full value only after a 查档登记."""
+    return mask_id_numbers(text)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 class Forbidden(Exception):
+    pass
+
+
+class CsrfRefused(Exception):
     pass
 
 
@@ -51,7 +72,17 @@ def create_app(settings: Settings) -> FastAPI:
     throttle = LoginThrottle()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["highlight"] = highlight
-    app = FastAPI(title="dangan", docs_url=None, redoc_url=None, openapi_url=None)
+    async def csrf_guard(request: Request) -> None:
+        """Every state-changing request of a signed-in user carries the session's token.
+
+        A dependency, not middleware: the form is parsed once and the route reads the same."""
+        if request.method not in ("GET", "HEAD") and request.state.session is not None:
+            form = await request.form()
+            if not csrf_ok(request.state.session, form.get("csrf")):
+                raise CsrfRefused()
+
+    app = FastAPI(title="dangan", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(csrf_guard)])
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def page(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -66,6 +97,10 @@ def create_app(settings: Settings) -> FastAPI:
         if not can(user, permission):
             raise Forbidden(permission)
         return user
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        return _secure(Response("请求无效（CSRF）", status_code=403))
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> HTMLResponse:
@@ -85,10 +120,6 @@ def create_app(settings: Settings) -> FastAPI:
                     response = Response("请先登录", status_code=401)
                 return _secure(response)
             request.state.user, request.state.session = user, session
-            if request.method not in ("GET", "HEAD"):
-                form = await request.form()
-                if not csrf_ok(session, form.get("csrf")):
-                    return _secure(Response("请求无效（CSRF）", status_code=403))
         return _secure(await call_next(request))
 
     @app.get("/login", response_class=HTMLResponse)
@@ -138,6 +169,97 @@ def create_app(settings: Settings) -> FastAPI:
                 access.audit.append(user.username, "search", query=q, items=sorted({h.item_id for h in result.hits}),
                                     detail={"filters": filters, "total": result.total})
         return page(request, "search.html", q=q, year=year, village=village, result=result, problem=problem)
+
+    # ── 查档登记, viewer, print ──────────────────────────────────
+
+    def visit(request: Request, reg: str | None):
+        """The register entry of the visit this clerk opened today, or None."""
+        if not reg:
+            return None
+        entry = access.register.entry(reg)
+        fresh = entry is not None and (utcnow() - _aware(entry.created_at)).total_seconds() < SESSION_SECONDS
+        return entry if fresh and entry.clerk == request.state.user.username else None
+
+    def local(url: str) -> str:
+        return url if url.startswith("/") and not url.startswith("//") else "/search"
+
+    @app.get("/register/new", response_class=HTMLResponse)
+    def register_form(request: Request, next: str = "/search") -> HTMLResponse:
+        need(request, "register")
+        return page(request, "register.html", next=local(next), lists=REGISTER_LISTS)
+
+    @app.post("/register")
+    def register(request: Request, requester_name: str = Form(...), id_type: str = Form(...),
+                 id_number: str = Form(...), relation: str = Form(...), proof: list[str] = Form(...),
+                 purpose: str = Form(...), use: str = Form(...), phone: str = Form(""),
+                 next: str = Form("/search")) -> Response:
+        user = need(request, "register")
+        try:
+            entry = access.register.record(clerk=user.username, requester_name=requester_name, id_type=id_type,
+                                           id_number=id_number, relation=relation, proof=proof, purpose=purpose,
+                                           use=use, phone=phone or None)
+        except AccessError as exc:
+            return page(request, "register.html", 422, next=local(next), lists=REGISTER_LISTS, error=str(exc))
+        target = local(next)
+        return RedirectResponse(f"{target}{'&' if '?' in target else '?'}reg={entry.register_number}",
+                                status_code=303)
+
+    def viewable(request: Request, item_id: int, page_no: int, q: str, reg: str | None):
+        user = need(request, "view")
+        view = load_page(db, item_id, page_no, q)
+        if view is None:
+            return user, None, None, Response("没有这一页", status_code=404)
+        entry = visit(request, reg)
+        if view.item.sensitive and entry is None:  # 查档登记 before a sensitive file is opened
+            back = f"/view/{item_id}/{page_no}?q={quote(q)}"
+            return user, view, None, RedirectResponse(f"/register/new?next={quote(back)}", status_code=303)
+        return user, view, entry, None
+
+    @app.get("/view/{item_id}/{page_no}", response_class=HTMLResponse)
+    def view(request: Request, item_id: int, page_no: int, q: str = "", reg: str | None = None) -> Response:
+        user, view, entry, refusal = viewable(request, item_id, page_no, q, reg)
+        if refusal:
+            return refusal
+        code = view.item.archival_code or f"item-{item_id}"
+        access.audit.append(user.username, "view", query=q or None, items=[code],
+                            detail={"page": page_no, "register": entry.register_number if entry else None})
+        if entry:
+            access.register.complete(entry.register_number, by=user.username, items=[code])
+        text = view.page.ocr_text or ""
+        return page(request, "view.html", v=view, q=q, reg=entry.register_number if entry else "",
+                    text=text if entry else mask_snippet(text))
+
+    @app.get("/image/{item_id}/{page_no}")
+    def image(request: Request, item_id: int, page_no: int, reg: str | None = None) -> Response:
+        user, view, entry, refusal = viewable(request, item_id, page_no, "", reg)
+        if refusal:
+            return refusal
+        path = Path(view.page.working_path or "")
+        if not path.is_file():
+            return Response("图像不存在", status_code=404)
+        access.audit.append(user.username, "view-image", items=[view.item.archival_code or f"item-{item_id}"],
+                            detail={"page": page_no})
+        return FileResponse(path)
+
+    @app.post("/print")
+    def print_pages(request: Request, item_id: int = Form(...), pages: list[int] = Form(...),
+                    reg: str = Form("")) -> Response:
+        user = need(request, "print")
+        entry = visit(request, reg)
+        if entry is None:  # printing anything needs the visit registered
+            return RedirectResponse(f"/register/new?next={quote(f'/view/{item_id}/{pages[0]}')}", status_code=303)
+        views = [load_page(db, item_id, n) for n in pages]
+        if any(v is None or not Path(v.page.working_path or "").is_file() for v in views):
+            return Response("没有这一页", status_code=404)
+        code = views[0].item.archival_code or f"item-{item_id}"
+        data = print_pdf([Path(v.page.working_path) for v in views],
+                         watermark_text(user.display_name or user.username, entry.register_number, datetime.now()))
+        access.audit.append(user.username, "print", items=[code],
+                            detail={"pages": pages, "register": entry.register_number})
+        access.register.complete(entry.register_number, by=user.username, items=[code],
+                                 pages_copied=(entry.pages_copied or 0) + len(pages))
+        return Response(data, media_type="application/pdf",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(code)}.pdf"})
 
     @app.get("/status", response_class=HTMLResponse)
     def status(request: Request) -> HTMLResponse:

@@ -1,0 +1,95 @@
+"""What the viewer and the print route need from the catalog and the page files.
+
+Files are only ever found through the catalog (item id + page number → the stored working
+image), never from a path in the request, so no request can name a file outside the archive.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from pipeline.index.analysis import normalize
+from pipeline.store import Database, Item, Page
+
+
+@dataclass(frozen=True)
+class PageView:
+    item: Item
+    page: Page
+    pages: int  # pages in the item
+    width: int
+    height: int
+    boxes: tuple[tuple[float, float, float, float], ...]  # hit rectangles (x, y, w, h) in image pixels
+
+
+def load_page(db: Database, item_id: int, page_no: int, query: str = "") -> PageView | None:
+    with db.session() as s:
+        row = s.execute(select(Item, Page).join(Page, Page.item_id == Item.id)
+                        .where(Item.id == item_id, Page.page_no == page_no)).first()
+        if row is None:
+            return None
+        item, page = row
+        pages = s.scalar(select(func.count()).select_from(Page).where(Page.item_id == item_id)) or 0
+        s.expunge(item)
+        s.expunge(page)
+    layout = _layout(page)
+    return PageView(item, page, pages, int(layout.get("width") or page.width or 1),
+                    int(layout.get("height") or page.height or 1), tuple(hit_boxes(layout, query)))
+
+
+def _layout(page: Page) -> dict:
+    try:
+        return json.loads(Path(page.ocr_layout_path).read_text(encoding="utf-8")) if page.ocr_layout_path else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def hit_boxes(layout: dict, query: str) -> list[tuple[float, float, float, float]]:
+    """Rectangles around every occurrence of each query term, from the per-character OCR boxes."""
+    terms = [normalize(t) for t in query.replace('"', " ").split() if normalize(t)]
+    boxes = []
+    for line in layout.get("lines", []):
+        words = line.get("words") or []
+        text = normalize("".join(w["text"] for w in words))
+        if len(text) != len(words):  # not one box per character: no reliable position
+            continue
+        for term in terms:
+            start = text.find(term)
+            while start >= 0:
+                points = [p for w in words[start:start + len(term)] for p in w["box"]]
+                xs, ys = [p[0] for p in points], [p[1] for p in points]
+                boxes.append((min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+                start = text.find(term, start + 1)
+    return boxes
+
+
+def print_pdf(images: list[Path], watermark: str) -> bytes:
+    """The selected pages as one PDF, each stamped across with who printed it, when, and the 登记号."""
+    from pipeline.archive.volume_pdf import new_document
+
+    pdf = new_document()
+    for image in images:
+        pdf.add_page()
+        pdf.image(str(image), x=0, y=0, w=210, h=297, keep_aspect_ratio=True)
+        with pdf.local_context(fill_opacity=0.35, text_color=(200, 30, 30)):
+            pdf.set_font("cjk", size=16)
+            with pdf.rotation(35, x=105, y=148):
+                for dy in (-60, 0, 60):
+                    pdf.set_xy(10, 148 + dy)
+                    pdf.cell(190, 10, watermark, align="C")
+        pdf.set_font("cjk", size=8)
+        pdf.set_xy(10, 287)
+        pdf.cell(190, 6, watermark, align="C")
+    buf = io.BytesIO()
+    pdf.output(buf)
+    return buf.getvalue()
+
+
+def watermark_text(clerk: str, register_number: str, when: datetime) -> str:
+    return f"查档专用 · {clerk} · {when:%Y-%m-%d %H:%M} · 登记号 {register_number}"
