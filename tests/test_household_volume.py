@@ -4,7 +4,7 @@ Real everything: rendered scans → `dangan ingest` (imaging, OCR, classificatio
 → the household's 预立卷 in entry → exit order → `volume finalize` → `volume build` (PDF/A with
 cover, 卷内目录, 页号 and 备考表) → labels → `dangan export` checked with standard tools.
 
-Set DANGAN_ARTIFACTS=DIR to keep images of the volume's first pages and of the label sheet.
+Set TEST_ARTIFACTS=DIR to keep images of the volume's first pages and of the label sheet.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_household_file_becomes_one_volume_in_entry_to_exit_order(home: Path, tm
     backnote = _pdftext(pdf, total)
     assert "备考表" in backnote and "立卷人甲" in backnote and "检查人乙" in backnote
 
-    artifacts = Path(os.environ.get("DANGAN_ARTIFACTS", tmp_path / "artifacts"))
+    artifacts = Path(os.environ.get("TEST_ARTIFACTS", tmp_path / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", str(2 + toc_pages + 1), str(pdf),
                     str(artifacts / "volume")], check=True)

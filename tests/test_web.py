@@ -28,7 +28,7 @@ def web(settings):
     access.users.create("op1", PASSWORD, ["operator"], by="test")
     from pipeline.index import open_index
 
-    _catalog_page(settings, db)
+    catalog_page(settings, db)
     with open_index(settings.index.backend, settings.index_dir) as index:
         index.add([PageDocument(page_id=1, item_id=1, archival_code="Z001-WS·2016-D30-XZ-0001",
                                 title="关于王秀英户的批复", page_no=1,
@@ -38,7 +38,7 @@ def web(settings):
     return TestClient(create_app(settings)), access
 
 
-def _catalog_page(settings, db) -> None:
+def catalog_page(settings, db) -> None:
     """Item 1, page 1: a scanned page with per-character OCR boxes, holding an ID number."""
     import json
 
@@ -48,7 +48,16 @@ def _catalog_page(settings, db) -> None:
 
     image = settings.home / "pages" / "p1.png"
     image.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (600, 400), "white").save(image)
+    from PIL import ImageDraw, ImageFont
+
+    page = Image.new("RGB", (600, 400), "white")
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 30, index=2)
+    draw = ImageDraw.Draw(page)
+    for i, ch in enumerate("户主王秀英"):  # where the OCR boxes below say the characters are
+        draw.text((100 + 30 * i, 52), ch, font=font, fill="black")
+    draw.text((100, 120), f"身份证{ID}", font=ImageFont.truetype(
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 24, index=2), fill="black")
+    page.save(image)
     words = [{"text": ch, "confidence": 0.99, "box": [[100 + 30 * i, 50], [130 + 30 * i, 50],
                                                         [130 + 30 * i, 90], [100 + 30 * i, 90]]}
              for i, ch in enumerate("户主王秀英")]

@@ -154,7 +154,7 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/search" if can(request.state.user, "search") else "/status", status_code=303)
 
     @app.get("/search", response_class=HTMLResponse)
-    def search(request: Request, q: str = "", year: int | None = None, village: str = "") -> HTMLResponse:
+    def search(request: Request, q: str = "", year: str = "", village: str = "") -> HTMLResponse:
         from pipeline.index import needs_rebuild, open_index
 
         user = need(request, "search")
@@ -163,7 +163,9 @@ def create_app(settings: Settings) -> FastAPI:
             if needs_rebuild(settings.index.backend, settings.index_dir):
                 problem = "检索索引尚未建立或需要重建，请联系管理员。"
             else:
-                filters = {k: v for k, v in (("year", year), ("village", village or None)) if v is not None}
+                # An empty form field arrives as "": no filter, not an error.
+                filters = {k: v for k, v in (("year", int(year) if year.strip().isdigit() else None),
+                                             ("village", village.strip() or None)) if v is not None}
                 with open_index(settings.index.backend, settings.index_dir) as index:
                     result = index.search(q, limit=20, filters=filters or None)
                 access.audit.append(user.username, "search", query=q, items=sorted({h.item_id for h in result.hits}),

@@ -1,0 +1,111 @@
+"""The clerk's visit end to end in real headless Chromium (Debian's /usr/bin/chromium, Playwright).
+
+Sign in → search a name → open the page → 查档登记 → the hit highlighted on the page image →
+print (a watermarked PDF). A screenshot of each step is saved (TEST_ARTIFACTS=DIR keeps them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, dangan_env, wait_for
+from test_web import ID, PASSWORD, catalog_page
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(settings, home):
+    from pipeline.domain import PageDocument
+    from pipeline.index import open_index
+    from pipeline.store import Database
+    from pipeline.store.access import Access
+
+    db = Database(settings.db_url)
+    Access.open(db, settings.home).users.create("clerk1", PASSWORD, ["clerk"], by="test", display_name="窗口甲")
+    catalog_page(settings, db)
+    with open_index(settings.index.backend, settings.index_dir) as index:
+        index.add([PageDocument(page_id=1, item_id=1, archival_code="Z001-WS·2016-D30-XZ-0001",
+                                title="关于王秀英户的批复", page_no=1, text=f"户主王秀英\n身份证{ID}", year=2016)])
+        index.commit()
+        index.mark_rebuilt()
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "web", "--port", str(port)], cwd=REPO,
+                            env=dangan_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return proc.poll() is not None
+
+    wait_for(up, 60, what="web server")
+    assert proc.poll() is None, proc.stdout.read().decode()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_clerk_finds_views_registers_and_prints_in_chromium(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("TEST_ARTIFACTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(locale="zh-CN", accept_downloads=True)
+        page.goto(f"{server}/search")
+        expect(page).to_have_url(re.compile(r"/login$"))  # nothing without signing in
+        page.fill("input[name=username]", "clerk1")
+        page.fill("input[name=password]", PASSWORD)
+        page.screenshot(path=shots / "1-login.png")
+        page.click("button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/search$"))
+
+        page.fill("input[name=q]", "王秀英")
+        page.click("form.search button")
+        expect(page.locator("mark").first).to_have_text("王秀英")
+        assert ID not in page.content()  # masked in the result list
+        page.screenshot(path=shots / "2-results.png")
+
+        page.click("ol.hits a")
+        expect(page).to_have_url(re.compile(r"/register/new"))  # a sensitive file: register first
+        page.fill("input[name=requester_name]", "王小明")
+        page.fill("input[name=id_number]", "11010519491231002X")
+        page.select_option("select[name=relation]", "直系亲属")
+        page.check("input[value=信用承诺书]")
+        page.fill("input[name=purpose]", "建房审批")
+        page.select_option("select[name=use]", "复制")
+        page.screenshot(path=shots / "3-register.png")
+        page.click("form.register button")
+
+        expect(page).to_have_url(re.compile(r"/view/1/1\?.*reg=\d{4}-\d{6}"))
+        expect(page.locator("rect.hit")).to_have_count(1)
+        box = page.locator("svg.page image").bounding_box()
+        assert box and box["width"] > 100  # the page image itself loaded and is shown
+        page.screenshot(path=shots / "4-viewer.png", full_page=True)
+
+        with page.expect_download() as download:
+            page.click("form.print button")
+        pdf = tmp_path / "print.pdf"
+        download.value.save_as(pdf)
+        browser.close()
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "窗口甲" in text and re.search(r"登记号 \d{4}-\d{6}", text)
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-singlefile", str(pdf), str(shots / "5-print")], check=True)
