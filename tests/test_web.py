@@ -190,3 +190,76 @@ def test_print_without_a_register_entry_is_refused(web):
     r = client.post("/print", data={"csrf": csrf(client), "item_id": "1", "pages": ["1"], "reg": "2026-999999"},
                     follow_redirects=False)
     assert r.status_code == 303  # someone else's or an invented register number does not count
+
+
+def test_reviewer_settles_a_doubtful_item_and_it_joins_its_volume(web, settings):
+    from conftest import filing_store
+    from pipeline.domain import Classification, ItemMetadata
+    from pipeline.store import Item, ItemState, Page
+
+    client, access = web
+    access.users.create("rev1", PASSWORD, ["reviewer"], by="test")
+    store = filing_store(settings.db_url)
+    with store.db.session() as s:
+        s.add(Item(id=2, fingerprint="f2", label="scan2.jpg", state=ItemState.DONE))
+        s.add(Page(item_id=2, page_no=1, ocr_text="贫困户申请书\n户主王秀英 石门村\n2016年3月5日"))
+    doubtful = Classification("Z001", "ZY", 2016, "D30", "JFC2", "贫困户申请书", confidence=0.4,
+                              needs_review=True, class_code="JF·C02·SQ", unit="volume",
+                              volume_key="household:石门村:王秀英")
+    store.record(2, doubtful, ItemMetadata(title="贫困户申请书", title_supplied=False, date=None), "test")
+    login(client, "clerk1")
+    assert client.get("/review").status_code == 403  # a clerk does not review
+    client.cookies.clear()
+    login(client, "rev1")
+    assert "贫困户申请书" in client.get("/review").text
+    r = client.post("/review/2", data={"csrf": csrf(client, "/review"), "class_code": ""}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "贫困户申请书" not in client.get("/review").text
+    with store.db.session() as s:
+        item = s.get(Item, 2)
+        assert (item.review_state, item.reviewed_by, item.volume_key) == ("confirmed", "rev1", "household:石门村:王秀英")
+
+    # The volume's box label, scanned into the search box, opens it (only for a signed-in user).
+    token = store.volume("household:石门村:王秀英").label_token
+    client.cookies.clear()
+    assert client.get(f"/v/{token}", follow_redirects=False).status_code == 303
+    login(client, "clerk1")
+    r = client.get("/search", params={"q": f"DANGAN-V:{token}"})
+    assert r.status_code == 200 and "石门村王秀英户精准扶贫档案" in r.text and "贫困户申请书" in r.text
+    assert client.get("/v/household:石门村:王秀英").status_code == 404  # internal keys are not labels
+
+
+def test_operator_retries_a_failed_item_and_sees_quarantine_reasons(web, settings):
+    from pipeline.store import Database, Item, ItemState, QuarantinedFile
+
+    client, _ = web
+    db = Database(settings.db_url)
+    with db.session() as s:
+        s.add(Item(id=3, fingerprint="f3", label="bad.tif", state=ItemState.FAILED, attempts=3,
+                   last_error="OSError: <b>cannot identify</b>"))
+        s.add(QuarantinedFile(original_name="x.pdf", reason="encrypted PDF: a password is needed"))
+    login(client, "clerk1")
+    assert client.post("/retry/3", data={"csrf": csrf(client)}, follow_redirects=False).status_code == 403
+    client.cookies.clear()
+    login(client, "op1")
+    page = client.get("/status").text
+    assert "encrypted PDF" in page and "&lt;b&gt;cannot identify" in page
+    assert client.post("/retry/3", data={"csrf": csrf(client, "/status")}, follow_redirects=False).status_code == 303
+    with db.session() as s:
+        assert (s.get(Item, 3).state, s.get(Item, 3).attempts) == (ItemState.QUEUED, 0)
+
+
+def test_register_entries_are_searchable_and_export_to_xlsx(web):
+    import io
+
+    import openpyxl
+
+    client, access = web
+    access.register.record(clerk="clerk1", requester_name="李四", id_type="居民身份证", id_number=ID,
+                           relation="本人", proof=["身份证"], purpose="社保", use="阅览")
+    login(client, "clerk1")
+    page = client.get("/register", params={"id_number": ID})
+    assert "李四" in page.text and ID not in page.text and "3601**********8999" in page.text
+    xlsx = client.get("/register.xlsx")
+    rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert len(rows) == 2 and "李四" in rows[1] and ID not in str(rows)

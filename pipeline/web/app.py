@@ -157,7 +157,11 @@ def create_app(settings: Settings) -> FastAPI:
     def search(request: Request, q: str = "", year: str = "", village: str = "") -> HTMLResponse:
         from pipeline.index import needs_rebuild, open_index
 
+        from pipeline.archive.labels import parse_label_payload
+
         user = need(request, "search")
+        if (token := parse_label_payload(q.strip())) is not None:  # a box label scanned into the search box
+            return RedirectResponse(f"/v/{token}", status_code=303)
         result, problem = None, None
         if q.strip():
             if needs_rebuild(settings.index.backend, settings.index_dir):
@@ -266,7 +270,80 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/status", response_class=HTMLResponse)
     def status(request: Request) -> HTMLResponse:
         need(request, "status")
-        return page(request, "status.html", st=catalog.status(), flagged=catalog.flagged_pages())
+        return page(request, "status.html", st=catalog.status(), flagged=catalog.flagged_pages(),
+                    failed=catalog.failed_items(), quarantine=catalog.recent_quarantine())
+
+    @app.post("/retry/{item_id}")
+    def retry(request: Request, item_id: int) -> Response:
+        user = need(request, "ingest")
+        if catalog.retry(item_id, f"web {user.username}"):
+            access.audit.append(user.username, "retry", items=[item_id])
+        return RedirectResponse("/status", status_code=303)
+
+    # ── review queue (审核) ───────────────────────────────────────
+
+    def desk():
+        from pipeline.archive.desk import FilingDesk
+
+        return FilingDesk(settings, db)
+
+    @app.get("/review", response_class=HTMLResponse)
+    def review(request: Request) -> HTMLResponse:
+        need(request, "review")
+        d = desk()
+        return page(request, "review.html", queue=d.store.review_queue(), classes=d.store.taxonomy.leaves)
+
+    @app.post("/review/{item_id}")
+    def decide(request: Request, item_id: int, class_code: str = Form("")) -> Response:
+        from pipeline.store.filing import FilingError
+
+        user = need(request, "review")
+        try:
+            desk().set_class(item_id, class_code or None, user.username)
+        except (FilingError, KeyError) as exc:
+            d = desk()
+            return page(request, "review.html", 422, queue=d.store.review_queue(), classes=d.store.taxonomy.leaves,
+                        error=str(exc))
+        access.audit.append(user.username, "review", items=[item_id], detail={"class": class_code or "confirmed"})
+        return RedirectResponse("/review", status_code=303)
+
+    # ── volumes by box label ─────────────────────────────────────
+
+    @app.get("/v/{token}", response_class=HTMLResponse)
+    def volume(request: Request, token: str) -> Response:
+        from pipeline.archive.labels import parse_label_payload
+        from pipeline.store.filing import FilingError
+
+        user = need(request, "view")
+        token = parse_label_payload(token) or token  # a scanner types the whole QR payload
+        try:
+            v = desk().store.volume(token)
+        except FilingError:
+            return page(request, "error.html", 404, message="没有这个案卷。")
+        if token not in (v.label_token, v.archival_code):  # labels and 档号 only, not internal keys
+            return page(request, "error.html", 404, message="没有这个案卷。")
+        access.audit.append(user.username, "view", items=[v.archival_code or v.key], detail={"volume": v.id})
+        return page(request, "volume.html", v=v)
+
+    # ── 查档登记 list and export ─────────────────────────────────
+
+    @app.get("/register", response_class=HTMLResponse)
+    def register_list(request: Request, q: str = "", id_number: str = "") -> HTMLResponse:
+        user = need(request, "register")
+        entries = access.register.find(by=user.username, query=q or None, id_number=id_number or None, limit=200)
+        return page(request, "register_list.html", entries=entries, q=q)
+
+    @app.get("/register.xlsx")
+    def register_export(request: Request, q: str = "") -> Response:
+        import io
+
+        user = need(request, "register")
+        entries = access.register.find(by=user.username, query=q or None)
+        buf = io.BytesIO()
+        access.register.export_xlsx(buf, entries, by=user.username)
+        return Response(buf.getvalue(), headers={"Content-Disposition": "attachment; filename*=UTF-8''"
+                                                 + quote("查档登记.xlsx")},
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
     @app.get("/admin/users", response_class=HTMLResponse)
     def users(request: Request) -> HTMLResponse:
