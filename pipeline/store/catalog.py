@@ -128,6 +128,28 @@ class Catalog:
                 s.scalars(select(Item.id).where(Item.state == state).order_by(Item.id).limit(limit))
             )
 
+    def failed_items(self, limit: int = 50) -> list[tuple[int, str, str | None]]:
+        """Items that failed every attempt: (id, label, last error), newest first."""
+        with self.db.session() as s:
+            return [tuple(r) for r in s.execute(
+                select(Item.id, Item.label, Item.last_error).where(Item.state == ItemState.FAILED)
+                .order_by(Item.updated_at.desc()).limit(limit))]
+
+    def retry(self, item_id: int, agent: str) -> bool:
+        """Put a failed item back in the queue for a fresh set of attempts."""
+        with self.db.session() as s:
+            done = s.execute(update(Item).where(Item.id == item_id, Item.state == ItemState.FAILED)
+                             .values(state=ItemState.QUEUED, attempts=0)).rowcount == 1
+            if done:
+                record_event(s, "item", item_id, "requeued", detail={"why": "retry requested"}, agent=agent)
+            return done
+
+    def recent_quarantine(self, limit: int = 20) -> list[tuple[str, str, datetime]]:
+        with self.db.session() as s:
+            return [tuple(r) for r in s.execute(
+                select(QuarantinedFile.original_name, QuarantinedFile.reason, QuarantinedFile.quarantined_at)
+                .order_by(QuarantinedFile.id.desc()).limit(limit))]
+
     def reindex(self, item_ids: Iterable[int]) -> None:
         """The catalog changed what the index shows for these items: the indexer redoes them."""
         with self.db.session() as s:
