@@ -8,21 +8,22 @@ BIN := $(VENV)/bin
 APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-chi-sim-vert \
 	tesseract-ocr-chi-tra-vert tesseract-ocr-osd ghostscript poppler-utils qpdf unpaper pngquant \
 	fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming libgl1 libglib2.0-0 python3-venv
-# The tests also start a throwaway PostgreSQL server (the scale-out catalog); tests and the OCR
-# benchmark render with WenQuanYi.
-TEST_APT_PACKAGES := postgresql fonts-wqy-zenhei
+# The tests also start a throwaway PostgreSQL server (the scale-out catalog), drive the web UI
+# in Debian's Chromium (Playwright, no browser download), and render with WenQuanYi.
+TEST_APT_PACKAGES := postgresql fonts-wqy-zenhei chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
 STAMP_TEST_APT := $(VENV)/.test-apt-done
 
-.PHONY: install run test bench bench-ocr bench-quick bench-classify clean
+.PHONY: install run test bench bench-ocr bench-quick bench-classify bench-search clean
 
 install: $(STAMP_APT) $(STAMP_PY)
 
 $(STAMP_APT): APT_WANTED = $(APT_PACKAGES)
 $(STAMP_TEST_APT): APT_WANTED = $(TEST_APT_PACKAGES)
-$(STAMP_APT) $(STAMP_TEST_APT):
+# Re-checked when the Makefile changes, so a checkout gets packages added since (dpkg -s is quick).
+$(STAMP_APT) $(STAMP_TEST_APT): Makefile
 	@missing=""; for p in $(APT_WANTED); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
@@ -66,6 +67,14 @@ CLASSIFY_SEED ?= 2
 bench-classify: install $(STAMP_TEST_APT)
 	$(BIN)/python bench/classify_bench.py --per-type $(CLASSIFY_PER_TYPE) --seed $(CLASSIFY_SEED) \
 		--json bench/out/classify_bench.json --markdown bench/out/classify_bench.md
+
+# Search quality and latency (issue 5 targets) through the UI's search function, tantivy, on
+# SEARCH_PAGES synthetic OCR'd pages. 1M pages: ~30 min and ~3 GB of disk on a shared 2-core machine.
+SEARCH_PAGES ?= 1000000
+SEARCH_QUERIES ?= 200
+bench-search: install
+	$(BIN)/python bench/search_bench.py --pages $(SEARCH_PAGES) --queries $(SEARCH_QUERIES) \
+		--json bench/out/search_bench.json --markdown bench/out/search_bench.md
 
 bench-quick: install $(STAMP_TEST_APT)
 	$(BIN)/python bench/ocr_bench.py --pages-per-kind 1 --configs ocrmypdf,dangan --e2e-pages 4

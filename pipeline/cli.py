@@ -140,6 +140,7 @@ def search(
 ) -> None:
     """Full-text search over every indexed page. ID numbers are masked in snippets."""
     from pipeline.index import needs_rebuild, open_index
+    from pipeline.index import search as search_pages
 
     s = _settings()
     filters = {k: v for k, v in (("year", year), ("village", village), ("category", category)) if v is not None}
@@ -150,7 +151,7 @@ def search(
         raise typer.Exit(3)
     index = open_index(s.index.backend, s.index_dir)
     try:
-        result = index.search(query, limit=limit, filters=filters or None)
+        result = search_pages(index, query, limit=limit, filters=filters or None)
     finally:
         index.close()
     if as_json:

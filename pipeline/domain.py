@@ -284,6 +284,14 @@ class PageDocument:
     village: str | None = None
     category: str | None = None
     pdf_path: str | None = None
+    # Filing fields for filters, facets and date sort (appended: older constructors still work).
+    fonds: str | None = None  # 全宗号
+    retention: str | None = None  # 保管期限
+    class_code: str | None = None  # taxonomy class (document type)
+    class_name: str | None = None
+    doc_date: str | None = None  # YYYYMMDD, 00 for unknown parts
+    image_path: str | None = None  # working image, for thumbnails
+    sensitive: str | None = None  # space-separated privacy tags
 
 
 @dataclass(frozen=True)
@@ -299,6 +307,14 @@ class SearchHit:
     year: int | None = None
     village: str | None = None
     category: str | None = None
+    fonds: str | None = None
+    retention: str | None = None
+    class_code: str | None = None
+    class_name: str | None = None
+    doc_date: str | None = None
+    image_path: str | None = None
+    sensitive: str | None = None
+    approximate: bool = False  # found only through an OCR look-alike of a query character
 
 
 @dataclass(frozen=True)
@@ -307,3 +323,5 @@ class SearchResult:
     total: int
     hits: list[SearchHit] = field(default_factory=list)
     millis: float = 0.0
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # field → value → pages
+    approximate_total: int = 0  # of ``total``, pages matched only approximately

@@ -263,3 +263,24 @@ def test_register_entries_are_searchable_and_export_to_xlsx(web):
     xlsx = client.get("/register.xlsx")
     rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
     assert len(rows) == 2 and "李四" in rows[1] and ID not in str(rows)
+
+
+def test_search_marks_approximate_hits_after_exact_ones_and_offers_facets(web, settings):
+    from pipeline.domain import PageDocument
+    from pipeline.index import open_index
+
+    client, _ = web
+    with open_index(settings.index.backend, settings.index_dir) as index:
+        # 王季英: one look-alike character (秀/季), as OCR misread it on an older page.
+        index.add([PageDocument(page_id=2, item_id=2, archival_code="Z001-WS·1998-Y-JSW-0007", title="独生子女证明",
+                                page_no=1, text="户主王季英 石门村", year=1998, village="石门村")])
+        index.commit()
+    login(client, "clerk1")
+    page = client.get("/search", params={"q": "王秀英", "year_from": "", "sort": "relevance"}).text
+    hits = re.findall(r'<li( class="approximate")?>\s*<div class="code">.*?(Z001-[^ <]+)', page, re.S)
+    codes = [(bool(approx), code) for approx, code in hits]
+    # The exact hit first; the misread page too, marked as an approximate match.
+    assert codes == [(False, "Z001-WS·2016-D30-XZ-0001"), (True, "Z001-WS·1998-Y-JSW-0007")]
+    assert "近似匹配" in page and "石门村" in page  # a facet value
+    filtered = client.get("/search", params={"q": "王秀英", "year_from": "2010", "year_to": "2020"}).text
+    assert "JSW-0007" not in filtered and "Z001-WS·2016-D30-XZ-0001" in filtered

@@ -1,11 +1,13 @@
 """Full-text search over OCR'd pages: a rebuildable cache of the catalog.
 
 tantivy is the embedded default; Whoosh sits behind the same interface.
+``search`` (service.py) is the one entry point for the web UI and the CLI.
 """
 
 from .analysis import ANALYZER_VERSION, normalize, query_plan
 from .base import BACKENDS, DEFAULT_BACKEND, IndexDirectoryError, SearchIndex, needs_rebuild, open_index
-from .snippets import make_snippet, mask_id_numbers
+from .service import search
+from .snippets import make_snippet, mask_id_numbers, mask_private_numbers
 
 __all__ = [
     "ANALYZER_VERSION",
@@ -15,8 +17,10 @@ __all__ = [
     "SearchIndex",
     "make_snippet",
     "mask_id_numbers",
+    "mask_private_numbers",
     "needs_rebuild",
     "normalize",
     "open_index",
     "query_plan",
+    "search",
 ]

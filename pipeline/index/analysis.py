@@ -24,7 +24,9 @@ Tokens: a Han run of n characters gives n unigrams and n-1 bigrams (a 1-char
 run also goes into the bigram stream as itself); an ASCII/other letter-digit
 run is one token in both streams; punctuation is dropped. Phrases and names of
 ≥2 characters are exact phrase queries over the bigram stream; a single
-character is a term query over the unigram stream.
+character is a term query over the unigram stream. A third stream holds the
+last 6 characters of every ID number on the page, so a clerk can search by the
+tail a villager remembers (``123x``-style partial IDs).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from functools import lru_cache
 
 # Bump whenever normalize()/index_tokens() change what ends up in the index:
 # the sentinel in the index directory then forces a rebuild from the catalog.
-ANALYZER_VERSION = "cjk-unibi-1"
+ANALYZER_VERSION = "cjk-unibi-2"
 
 # Longest letter/digit token kept (engines have term-length limits; garbage
 # OCR runs must not break indexing). Applied identically at query time.
@@ -58,6 +60,12 @@ _ID_LIKE_RE = re.compile(r"(?<![0-9A-Za-z])[0-9OoIlSBZ]{17}[0-9OoIlSBZXx](?![0-9
 _ID_REPAIR = str.maketrans("OoIlSBZ", "0011582")
 # A (normalised) ID number: 17 digits + digit or x.
 ID_RE = re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])")
+# A partial ID query: the last 6 characters.
+ID_TAIL_CHARS = 6
+_ID_TAIL_RE = re.compile(r"[0-9]{5}[0-9x]")
+# An ID as printed masked (330102********001x, copied from a list): the known
+# head must give the engine a term prefix (region code, ≥6 digits).
+_MASKED_ID_RE = re.compile(r"([0-9]{6,16})(\*+)([0-9]*[0-9x])")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -184,12 +192,18 @@ def index_tokens(normalized: str) -> tuple[list[str], list[str]]:
 FIELD_BREAK = "|"
 
 
-def page_streams(title: str, text: str) -> tuple[str, str]:
-    """(unigram, bigram) token streams of a page, space-joined for the
-    engines' whitespace tokenizers: title tokens, FIELD_BREAK, text tokens."""
+def id_tails(normalized: str) -> list[str]:
+    """Last ID_TAIL_CHARS characters of every ID number in normalised text."""
+    return [m.group(0)[-ID_TAIL_CHARS:] for m in ID_RE.finditer(normalized)]
+
+
+def page_streams(title: str, text: str) -> tuple[str, str, str]:
+    """(unigram, bigram, ID-tail) token streams of a page, space-joined for
+    the engines' whitespace tokenizers: title tokens, FIELD_BREAK, text tokens."""
     t_uni, t_bi = index_tokens(normalize(title or ""))
-    x_uni, x_bi = index_tokens(normalize(text or ""))
-    return " ".join([*t_uni, FIELD_BREAK, *x_uni]), " ".join([*t_bi, FIELD_BREAK, *x_bi])
+    norm = normalize(text or "")
+    x_uni, x_bi = index_tokens(norm)
+    return " ".join([*t_uni, FIELD_BREAK, *x_uni]), " ".join([*t_bi, FIELD_BREAK, *x_bi]), " ".join(id_tails(norm))
 
 
 # ───────────────────────────── queries ─────────────────────────────
@@ -201,7 +215,11 @@ class QueryTerm:
 
     A page matches when it holds every token of ``unigrams`` in the unigram
     stream AND the token sequence ``phrase`` consecutively in the bigram
-    stream (a 1-token phrase is a plain term query).
+    stream (a 1-token phrase is a plain term query). With ``any_of``, any one
+    of those sequences replaces ``phrase`` (approximate search: look-alike
+    spellings). With ``id_tail``, the ID-tail stream holding it is enough too.
+    ``id_pattern`` (a masked ID) is a regular expression over whole bigram-stream
+    tokens instead of a phrase.
     """
 
     raw: str  # as typed (without quotes)
@@ -209,6 +227,14 @@ class QueryTerm:
     runs: tuple[tuple[str, bool], ...]  # token runs of the normalised term
     unigrams: tuple[str, ...] = ()
     phrase: tuple[str, ...] = ()
+    any_of: tuple[tuple[str, ...], ...] = ()
+    id_tail: str = ""
+    id_pattern: str = ""
+
+    @property
+    def phrases(self) -> tuple[tuple[str, ...], ...]:
+        """The bigram sequences of which one must occur (none: unigrams only)."""
+        return self.any_of or ((self.phrase,) if self.phrase else ())
 
 
 @dataclass(frozen=True)
@@ -224,8 +250,19 @@ class QueryPlan:
 _QUERY_PART_RE = re.compile(r'"([^"]*)"|(\S+)')
 
 
+def _masked_id_pattern(norm: str) -> str:
+    m = _MASKED_ID_RE.fullmatch(norm)
+    if not m or len(norm) != 18:
+        return ""
+    head, stars, tail = m.groups()
+    return f"{head}[0-9]{{{len(stars)}}}{tail}"
+
+
 def _plan_term(raw: str) -> QueryTerm | None:
     norm = normalize(raw)
+    pattern = _masked_id_pattern(norm)
+    if pattern:
+        return QueryTerm(raw, norm, ((norm, False),), id_pattern=pattern)
     term_runs = runs(norm)
     if not term_runs:
         return None  # punctuation only
@@ -241,7 +278,8 @@ def _plan_term(raw: str) -> QueryTerm | None:
     if len(middle) > 1 and middle[0][1] and len(middle[0][0]) == 1:
         unigrams.append(middle.pop(0)[0])
     _, phrase = index_tokens(" ".join(run for run, _ in middle))
-    return QueryTerm(raw, norm, tuple(term_runs), unigrams=tuple(unigrams), phrase=tuple(phrase))
+    tail = norm if _ID_TAIL_RE.fullmatch(norm) else ""
+    return QueryTerm(raw, norm, tuple(term_runs), unigrams=tuple(unigrams), phrase=tuple(phrase), id_tail=tail)
 
 
 def query_plan(query: str) -> QueryPlan:

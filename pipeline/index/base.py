@@ -25,7 +25,12 @@ from .snippets import make_snippet
 SENTINEL_NAME = "dangan-index.json"
 BACKENDS = ("tantivy", "whoosh")
 DEFAULT_BACKEND = "tantivy"
-FILTER_FIELDS = ("year", "village", "category")
+# Exact-value filters, plus an inclusive year range (year_from/year_to).
+FILTER_FIELDS = ("year", "year_from", "year_to", "village", "category", "fonds", "retention", "class_code")
+INT_FILTERS = ("year", "year_from", "year_to")
+# Fields counted per value for the result's facets (class_code = document type).
+FACET_FIELDS = ("fonds", "village", "year", "category", "retention", "class_code")
+SORTS = ("relevance", "date")
 
 _STATE_READY = "ready"
 _STATE_REBUILD = "rebuild-needed"
@@ -78,13 +83,19 @@ class SearchIndex(ABC):
 
     @abstractmethod
     def _search(
-        self, plan: QueryPlan, filters: dict, n: int
+        self, plan: QueryPlan, filters: dict, n: int, *, sort: str = "relevance", exclude: QueryPlan | None = None
     ) -> tuple[int, list[tuple[float, dict]]]:
         """(total matches, up to n (score, stored fields) best-first).
 
-        Stored fields: page_id, item_id, archival_code, title, page_no, text,
-        year, village, category, pdf_path. For an empty plan (browse), rows
-        must already be in archival_code/page_no order."""
+        Stored fields: see ``stored_fields``. For an empty plan (browse),
+        rows must already be in archival_code/page_no order; with
+        sort="date", in date_key order (score 0). Pages matching ``exclude``
+        (a non-empty plan) are left out."""
+
+    @abstractmethod
+    def _facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
+        """Pages per value of each FACET_FIELDS field among the matches
+        (values as strings; fields without any value may be missing)."""
 
     def search(
         self,
@@ -95,12 +106,14 @@ class SearchIndex(ABC):
         filters: dict | None = None,
     ) -> SearchResult:
         """AND of the query's terms (see analysis.query_plan), optionally
-        restricted by exact year/village/category. An empty query lists all
-        (filtered) pages in archival_code/page_no order. Hits are ordered by score,
-        ties by archival_code then page_no; ``total`` counts all matches."""
+        restricted by filters (FILTER_FIELDS). Exact matches only: the UI's
+        search (approximate names, date sort, facets) is service.search.
+        An empty query lists all (filtered) pages in archival_code/page_no
+        order. Hits are ordered by score, ties by archival_code then page_no;
+        ``total`` counts all matches."""
         started = time.perf_counter()
         plan = query_plan(query)
-        clean = _check_filters(filters)
+        clean = check_filters(filters)
         limit = max(int(limit), 0)
         offset = max(int(offset), 0)
         want = offset + limit
@@ -112,9 +125,9 @@ class SearchIndex(ABC):
         elif plan.empty:
             total, rows = self._search(plan, clean, want)
         else:
-            total, rows = _fetch_with_ties(lambda n: self._search(plan, clean, n), want)
+            total, rows = fetch_with_ties(lambda n: self._search(plan, clean, n), want)
             rows.sort(key=lambda r: (-r[0], r[1]["archival_code"], r[1]["page_no"]))
-        hits = [_hit(score, fields, plan) for score, fields in rows[offset:want]]
+        hits = [make_hit(score, fields, plan) for score, fields in rows[offset:want]]
         millis = (time.perf_counter() - started) * 1000
         return SearchResult(query=query, total=total, hits=hits, millis=millis)
 
@@ -148,14 +161,15 @@ class SearchIndex(ABC):
         self.close()
 
 
-def _check_filters(filters: dict | None) -> dict:
+def check_filters(filters: dict | None) -> dict:
+    """Validated filters without empty values (ints for the year keys)."""
     clean: dict = {}
     for key, value in (filters or {}).items():
         if key not in FILTER_FIELDS:
             raise ValueError(f"unknown filter {key!r}; valid: {', '.join(FILTER_FIELDS)}")
-        if value is None:
+        if value is None or value == "":
             continue
-        clean[key] = int(value) if key == "year" else str(value)
+        clean[key] = int(value) if key in INT_FILTERS else str(value)
     return clean
 
 
@@ -164,7 +178,7 @@ def _check_filters(filters: dict | None) -> dict:
 _MAX_TIE_ROWS = 4096
 
 
-def _fetch_with_ties(
+def fetch_with_ties(
     fetch: Callable[[int], tuple[int, list[tuple[float, dict]]]], want: int
 ) -> tuple[int, list[tuple[float, dict]]]:
     """Fetch the top ``want`` rows plus every row tied with the last one, so
@@ -179,7 +193,8 @@ def _fetch_with_ties(
         n *= 2
 
 
-def _hit(score: float, f: dict, plan: QueryPlan) -> SearchHit:
+def make_hit(score: float, f: dict, plan: QueryPlan, approximate: bool = False) -> SearchHit:
+    """A hit from stored fields, snippet highlighted for ``plan``."""
     return SearchHit(
         page_id=int(f["page_id"]),
         item_id=int(f["item_id"]),
@@ -192,6 +207,14 @@ def _hit(score: float, f: dict, plan: QueryPlan) -> SearchHit:
         year=f.get("year"),
         village=f.get("village"),
         category=f.get("category"),
+        fonds=f.get("fonds"),
+        retention=f.get("retention"),
+        class_code=f.get("class_code"),
+        class_name=f.get("class_name"),
+        doc_date=f.get("doc_date"),
+        image_path=f.get("image_path"),
+        sensitive=f.get("sensitive"),
+        approximate=approximate,
     )
 
 
@@ -208,12 +231,26 @@ def stored_fields(doc: PageDocument) -> dict:
         "village": doc.village,
         "category": doc.category,
         "pdf_path": doc.pdf_path,
+        "fonds": doc.fonds,
+        "retention": doc.retention,
+        "class_code": doc.class_code,
+        "class_name": doc.class_name,
+        "doc_date": doc.doc_date,
+        "image_path": doc.image_path,
+        "sensitive": doc.sensitive,
     }
 
 
 def sort_key(archival_code: str, page_no: int) -> str:
     # Tab sorts before every printable character: "J1" < "J1-2".
     return f"{archival_code}\t{page_no:06d}"
+
+
+def date_key(doc: PageDocument) -> str:
+    """Date order: doc_date (YYYYMMDD), else the year; undated pages last;
+    then archival code and page."""
+    date = doc.doc_date or (f"{int(doc.year):04d}0000" if doc.year is not None else "99999999")
+    return f"{date}\t{sort_key(doc.archival_code, doc.page_no)}"
 
 
 # ───────────────────────────── sentinel ─────────────────────────────

@@ -1,5 +1,5 @@
 """Result snippets: a window of the original OCR text around the first match,
-matches in 【】, ID numbers masked.
+matches in 【】, ID numbers and phone numbers masked.
 
 Matching runs on the normalised text (so "张 伟", a Traditional page or an ID
 with an OCR 'O' still match) and is mapped back to the original characters
@@ -26,7 +26,10 @@ _WS_RE = re.compile(r"\s+")
 _KEEP_HEAD, _KEEP_TAIL = 6, 4
 
 
-def _term_pattern(term_runs) -> str:
+def _term_pattern(term) -> str:
+    if term.id_pattern:
+        return f"(?<![0-9a-z]){term.id_pattern}(?![0-9a-z])"
+    term_runs = term.runs
     parts = [re.escape(run) for run, _ in term_runs]
     pattern = _GAP.join(parts)
     # ASCII tokens are whole tokens in the index: do not highlight "123" inside "41234".
@@ -34,6 +37,8 @@ def _term_pattern(term_runs) -> str:
         pattern = "(?<![0-9a-z])" + pattern
     if not term_runs[-1][1]:
         pattern += "(?![0-9a-z])"
+    if term.id_tail:  # a partial ID lights up the whole ID number it ends
+        pattern += f"|(?<![0-9a-z])[0-9]{{12}}{re.escape(term.id_tail)}(?![0-9a-z])"
     return pattern
 
 
@@ -41,27 +46,40 @@ def _match_spans(norm: str, plan: QueryPlan) -> list[tuple[int, int]]:
     """Spans (in normalised text) of every occurrence of every query term."""
     if plan.empty:
         return []
-    pattern = re.compile("|".join(f"(?:{_term_pattern(t.runs)})" for t in plan.terms))
+    pattern = re.compile("|".join(f"(?:{_term_pattern(t)})" for t in plan.terms))
     return [m.span() for m in pattern.finditer(norm) if m.end() > m.start()]
 
 
 # Long digit runs: 18-digit IDs, first-generation 15-digit IDs, and IDs whose OCR lost or
 # gained a digit (a grid-boxed "1" is easily dropped) — and bank card numbers. All private.
 SENSITIVE_NUMBER_RE = re.compile(r"(?<![0-9a-z])[0-9]{14,18}[0-9x](?![0-9a-z])")
+# Mainland mobile numbers (138 1234 5678 is re-joined by normalisation): keep 3 + 4.
+MOBILE_RE = re.compile(r"(?<![0-9a-z])1[3-9][0-9]{9}(?![0-9a-z])")
+# Landlines with an area code and a hyphen (0571-87654321): keep the area code and 4.
+LANDLINE_RE = re.compile(r"(?<![0-9a-z])0[0-9]{2,3}-[0-9]{7,8}(?![0-9a-z])")
+_PHONE_KEEP_TAIL = 4
 
 
-def _masked_positions(norm: str, offsets: list[int]) -> set[int]:
-    """Original-text indices of ID characters that must not be shown."""
+def _masked_positions(norm: str, offsets: list[int], phones: bool = True) -> set[int]:
+    """Original-text indices of ID (and phone) characters that must not be shown."""
     hidden: set[int] = set()
     for m in SENSITIVE_NUMBER_RE.finditer(norm):
         for k in range(m.start() + _KEEP_HEAD, m.end() - _KEEP_TAIL):
+            hidden.add(offsets[k])
+    if not phones:
+        return hidden
+    for m in MOBILE_RE.finditer(norm):
+        for k in range(m.start() + 3, m.end() - _PHONE_KEEP_TAIL):
+            hidden.add(offsets[k])
+    for m in LANDLINE_RE.finditer(norm):
+        for k in range(norm.index("-", m.start()) + 1, m.end() - _PHONE_KEEP_TAIL):
             hidden.add(offsets[k])
     return hidden
 
 
 def make_snippet(text: str, query_plan: QueryPlan, width: int = 60) -> str:
     """About ``width`` original characters around the first match, matches in
-    【】, newlines collapsed, ID numbers masked (also inside 【】)."""
+    【】, newlines collapsed, ID and phone numbers masked (also inside 【】)."""
     if not text:
         return ""
     norm, offsets = normalize_with_map(text)
@@ -94,21 +112,31 @@ def make_snippet(text: str, query_plan: QueryPlan, width: int = 60) -> str:
         snippet = "…" + snippet
     if end < len(text):
         snippet += "…"
-    # Safety net: anything ID-shaped that slipped through is masked as well.
-    return mask_id_numbers(snippet)
+    # Safety net: anything ID- or phone-shaped that slipped through is masked as well.
+    return mask_private_numbers(snippet)
 
 
 def mask_id_numbers(text: str) -> str:
     """Mask 18-character ID numbers, keeping the first 6 and the last 4:
     ``610102********123X``. IDs split by spaces/line breaks, with OCR letters
     for digits, in full-width digits or with 【】 inside are masked too."""
+    return _mask(text, phones=False)
+
+
+def mask_private_numbers(text: str) -> str:
+    """mask_id_numbers, and phone numbers too: ``138****5678``, ``0571-****4321``
+    (what snippets and list views show)."""
+    return _mask(text, phones=True)
+
+
+def _mask(text: str, phones: bool) -> str:
     if not text:
         return text
     # Look through highlight brackets: they are ours, not part of the page.
     visible = [i for i, c in enumerate(text) if c not in (HL_OPEN, HL_CLOSE)]
     view = "".join(text[i] for i in visible)
     norm, offsets = normalize_with_map(view)
-    hidden = _masked_positions(norm, offsets)
+    hidden = _masked_positions(norm, offsets, phones)
     if not hidden:
         return text
     chars = list(text)

@@ -4,7 +4,8 @@ Tokens come pre-computed from analysis.py and are indexed with tantivy's
 built-in "whitespace" tokenizer (no lower-casing or length filter inside the
 engine: what the app produced is what gets indexed). Stored page data lives in
 one stored-only bytes field (JSON), so the original OCR text is available for
-snippets without being indexed a second time.
+snippets without being indexed a second time. Filter fields are fast fields:
+facets are tantivy terms aggregations, the year range a fast-field range query.
 """
 
 from __future__ import annotations
@@ -16,22 +17,27 @@ from pathlib import Path
 import tantivy
 
 from ..domain import PageDocument
-from .analysis import QueryPlan, page_streams
-from .base import SearchIndex, prepare_directory, sort_key, stored_fields
+from .analysis import QueryPlan, QueryTerm, page_streams
+from .base import FACET_FIELDS, SearchIndex, date_key, prepare_directory, sort_key, stored_fields
 
 # 64 MB single-threaded writer: research §2 measured num_threads=1; the
 # machine is shared with OCR, which needs the cores more.
 WRITER_HEAP = 64_000_000
+_STRING_FIELDS = ("village", "category", "fonds", "retention", "class_code")
+# More distinct values than any archive has villages or fonds; facets are for display.
+_FACET_SIZE = 1000
 
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("page_id", indexed=True, fast=True)
     sb.add_integer_field("item_id", indexed=True)
-    sb.add_integer_field("year", indexed=True)
-    sb.add_text_field("village", tokenizer_name="raw", index_option="basic")
-    sb.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("year", indexed=True, fast=True)
+    for name in _STRING_FIELDS:
+        sb.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
     sb.add_text_field("sortkey", tokenizer_name="raw", index_option="basic", fast=True)
+    sb.add_text_field("datekey", tokenizer_name="raw", index_option="basic", fast=True)
+    sb.add_text_field("ids", tokenizer_name="whitespace", index_option="basic")
     # Unigrams are only term-queried: frequencies, no positions (smaller).
     sb.add_text_field("uni", tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field("bi", tokenizer_name="whitespace", index_option="position")
@@ -41,7 +47,7 @@ def _schema() -> tantivy.Schema:
 
 class TantivyIndex(SearchIndex):
     backend = "tantivy"
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -65,19 +71,21 @@ class TantivyIndex(SearchIndex):
         n = 0
         for doc in docs:
             writer = writer or self._w()
-            uni, bi = page_streams(doc.title, doc.text)
+            uni, bi, tails = page_streams(doc.title, doc.text)
             tdoc = tantivy.Document()
             tdoc.add_integer("page_id", doc.page_id)
             tdoc.add_integer("item_id", doc.item_id)
             if doc.year is not None:
                 tdoc.add_integer("year", int(doc.year))
-            if doc.village is not None:
-                tdoc.add_text("village", doc.village)
-            if doc.category is not None:
-                tdoc.add_text("category", doc.category)
+            for name in _STRING_FIELDS:
+                value = getattr(doc, name)
+                if value:
+                    tdoc.add_text(name, value)
             tdoc.add_text("sortkey", sort_key(doc.archival_code, doc.page_no))
+            tdoc.add_text("datekey", date_key(doc))
             tdoc.add_text("uni", uni)
             tdoc.add_text("bi", bi)
+            tdoc.add_text("ids", tails)
             tdoc.add_bytes("doc", json.dumps(stored_fields(doc), ensure_ascii=False).encode("utf-8"))
             # Upsert: the delete applies to everything added before it.
             writer.delete_documents_by_term("page_id", doc.page_id)
@@ -112,30 +120,53 @@ class TantivyIndex(SearchIndex):
     def count(self) -> int:
         return self._index.searcher().num_docs
 
-    def _query(self, plan: QueryPlan, filters: dict) -> tantivy.Query:
+    def _term_query(self, term: QueryTerm) -> tantivy.Query:
         schema = self._schema
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        for term in plan.terms:
-            for uni in term.unigrams:
-                clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "uni", uni)))
-            if len(term.phrase) == 1:
-                clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "bi", term.phrase[0])))
-            elif term.phrase:
-                clauses.append((tantivy.Occur.Must, tantivy.Query.phrase_query(schema, "bi", list(term.phrase))))
+        musts = [tantivy.Query.term_query(schema, "uni", uni) for uni in term.unigrams]
+        alternatives = [
+            tantivy.Query.term_query(schema, "bi", p[0]) if len(p) == 1
+            else tantivy.Query.phrase_query(schema, "bi", list(p))
+            for p in term.phrases
+        ]
+        if term.id_tail:
+            alternatives.append(tantivy.Query.term_query(schema, "ids", term.id_tail))
+        if term.id_pattern:
+            alternatives.append(tantivy.Query.regex_query(schema, "bi", term.id_pattern))
+        if len(alternatives) == 1:
+            musts.append(alternatives[0])
+        elif alternatives:
+            musts.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in alternatives]))
+        return musts[0] if len(musts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in musts])
+
+    def _query(self, plan: QueryPlan, filters: dict, exclude: QueryPlan | None = None) -> tantivy.Query:
+        schema = self._schema
+        clauses = [(tantivy.Occur.Must, self._term_query(term)) for term in plan.terms]
         if not clauses:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        if exclude is not None and not exclude.empty:
+            clauses.append((tantivy.Occur.MustNot, self._query(exclude, {})))
         for field, value in filters.items():
+            if field in ("year_from", "year_to"):
+                continue
+            q = tantivy.Query.term_query(schema, field, value)
             # Filters must not change scores (same ranking as without them).
-            q = tantivy.Query.const_score_query(tantivy.Query.term_query(schema, field, value), 0.0)
-            clauses.append((tantivy.Occur.Must, q))
+            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)))
+        if "year_from" in filters or "year_to" in filters:
+            q = tantivy.Query.range_query(
+                schema, "year", tantivy.FieldType.Integer, filters.get("year_from"), filters.get("year_to")
+            )
+            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)))
         return clauses[0][1] if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
 
-    def _search(self, plan: QueryPlan, filters: dict, n: int) -> tuple[int, list[tuple[float, dict]]]:
+    def _search(
+        self, plan: QueryPlan, filters: dict, n: int, *, sort: str = "relevance", exclude: QueryPlan | None = None
+    ) -> tuple[int, list[tuple[float, dict]]]:
         searcher = self._index.searcher()
         n = max(1, min(n, searcher.num_docs))  # tantivy sizes its top-k heap by n
-        query = self._query(plan, filters)
-        if plan.empty:
-            result = searcher.search(query, limit=n, count=True, order_by_field="sortkey", order=tantivy.Order.Asc)
+        query = self._query(plan, filters, exclude)
+        if plan.empty or sort == "date":
+            key = "datekey" if sort == "date" else "sortkey"
+            result = searcher.search(query, limit=n, count=True, order_by_field=key, order=tantivy.Order.Asc)
             scores = [0.0] * len(result.hits)
         else:
             result = searcher.search(query, limit=n, count=True)
@@ -145,3 +176,11 @@ class TantivyIndex(SearchIndex):
             raw = searcher.doc(address).get_first("doc")
             rows.append((score, json.loads(bytes(raw).decode("utf-8"))))
         return int(result.count or 0), rows
+
+    def _facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
+        agg = {name: {"terms": {"field": name, "size": _FACET_SIZE}} for name in FACET_FIELDS}
+        result = self._index.searcher().aggregate(self._query(plan, filters), agg)
+        return {
+            name: {str(b["key"]): int(b["doc_count"]) for b in result.get(name, {}).get("buckets", [])}
+            for name in FACET_FIELDS
+        }

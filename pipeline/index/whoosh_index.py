@@ -8,6 +8,10 @@ phrases at 100k pages: use it for compatibility, not as the engine.
 Whoosh cannot delete documents still buffered in an open writer, so adds and
 deletes are buffered here and applied at commit (that keeps upsert-by-page_id
 correct inside one batch).
+
+Years are stored as 4-digit terms, so the year range is a term range. Facets
+use Whoosh's grouping, which walks every matching document in Python: fine
+for the small indexes this backend is for, slow at 100k+ pages.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from whoosh import index as windex
     from whoosh import query as wq
+    from whoosh import sorting
     from whoosh.analysis import SpaceSeparatedTokenizer
     from whoosh.fields import ID, STORED, TEXT, Schema
     from whoosh.writing import CLEAR
 
 from ..domain import PageDocument
-from .analysis import QueryPlan, page_streams
-from .base import SearchIndex, prepare_directory, sort_key, stored_fields
+from .analysis import QueryPlan, QueryTerm, page_streams
+from .base import FACET_FIELDS, SearchIndex, date_key, prepare_directory, sort_key, stored_fields
 
 WRITER_LIMIT_MB = 64
 LOCK_TIMEOUT_S = 30.0  # wait this long for another process's writer
@@ -41,9 +46,14 @@ def _schema() -> Schema:
         year=ID,
         village=ID,
         category=ID,
+        fonds=ID,
+        retention=ID,
+        class_code=ID,
         sortkey=ID(sortable=True),
+        datekey=ID(sortable=True),
         uni=TEXT(analyzer=tokens, phrase=False),
         bi=TEXT(analyzer=tokens, phrase=True),
+        ids=TEXT(analyzer=tokens, phrase=False),
         doc=STORED,
     )
 
@@ -54,7 +64,7 @@ def _looks_like_whoosh(path: Path) -> bool:
 
 class WhooshIndex(SearchIndex):
     backend = "whoosh"
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -89,16 +99,21 @@ class WhooshIndex(SearchIndex):
                 for item_id in sorted(self._deleted_items):
                     writer.delete_by_term("item_id", str(item_id))
                 for doc in self._pending.values():
-                    uni, bi = page_streams(doc.title, doc.text)
+                    uni, bi, tails = page_streams(doc.title, doc.text)
                     writer.update_document(
                         page_id=str(doc.page_id),
                         item_id=str(doc.item_id),
-                        year=None if doc.year is None else str(int(doc.year)),
-                        village=doc.village,
-                        category=doc.category,
+                        year=None if doc.year is None else f"{int(doc.year):04d}",
+                        village=doc.village or None,
+                        category=doc.category or None,
+                        fonds=doc.fonds or None,
+                        retention=doc.retention or None,
+                        class_code=doc.class_code or None,
                         sortkey=sort_key(doc.archival_code, doc.page_no),
+                        datekey=date_key(doc),
                         uni=uni,
                         bi=bi,
+                        ids=tails,
                         doc=stored_fields(doc),
                     )
             except BaseException:
@@ -138,22 +153,60 @@ class WhooshIndex(SearchIndex):
     def count(self) -> int:
         return self._s().doc_count()
 
-    def _search(self, plan: QueryPlan, filters: dict, n: int) -> tuple[int, list[tuple[float, dict]]]:
-        clauses: list[wq.Query] = []
-        for term in plan.terms:
-            clauses.extend(wq.Term("uni", u) for u in term.unigrams)
-            if len(term.phrase) == 1:
-                clauses.append(wq.Term("bi", term.phrase[0]))
-            elif term.phrase:
-                clauses.append(wq.Phrase("bi", list(term.phrase), slop=1))  # slop 1 = adjacent
+    @staticmethod
+    def _term_query(term: QueryTerm) -> wq.Query:
+        alternatives: list[wq.Query] = [
+            wq.Term("bi", p[0]) if len(p) == 1 else wq.Phrase("bi", list(p), slop=1)  # slop 1 = adjacent
+            for p in term.phrases
+        ]
+        if term.id_tail:
+            alternatives.append(wq.Term("ids", term.id_tail))
+        if term.id_pattern:
+            alternatives.append(wq.Regex("bi", term.id_pattern + "$"))  # re.match: anchor the end
+        musts: list[wq.Query] = [wq.Term("uni", u) for u in term.unigrams]
+        if alternatives:
+            musts.append(wq.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
+        return wq.And(musts) if len(musts) > 1 else musts[0]
+
+    def _query(self, plan: QueryPlan, exclude: QueryPlan | None = None) -> wq.Query:
+        clauses = [self._term_query(t) for t in plan.terms]
         query = wq.And(clauses) if len(clauses) > 1 else (clauses[0] if clauses else wq.Every())
-        flt = [wq.Term(k, str(v)) for k, v in filters.items()]
-        # filter= restricts matches without touching scores.
-        kwargs = {"filter": wq.And(flt) if len(flt) > 1 else flt[0]} if flt else {}
+        if exclude is not None and not exclude.empty:
+            query = wq.AndNot(query, self._query(exclude))
+        return query
+
+    @staticmethod
+    def _filter(filters: dict) -> dict:
+        """search() kwargs: filter= restricts matches without touching scores."""
+        flt: list[wq.Query] = [
+            wq.Term(k, f"{v:04d}" if k == "year" else str(v)) for k, v in filters.items() if k not in ("year_from", "year_to")
+        ]
+        if "year_from" in filters or "year_to" in filters:
+            lo, hi = filters.get("year_from"), filters.get("year_to")
+            flt.append(wq.TermRange("year", None if lo is None else f"{lo:04d}", None if hi is None else f"{hi:04d}"))
+        return {"filter": wq.And(flt) if len(flt) > 1 else flt[0]} if flt else {}
+
+    def _search(
+        self, plan: QueryPlan, filters: dict, n: int, *, sort: str = "relevance", exclude: QueryPlan | None = None
+    ) -> tuple[int, list[tuple[float, dict]]]:
+        query = self._query(plan, exclude)
+        kwargs = self._filter(filters)
         searcher = self._s()
-        if plan.empty:
-            results = searcher.search(query, limit=n, sortedby="sortkey", **kwargs)
-        else:
-            results = searcher.search(query, limit=n, **kwargs)
-        rows = [(0.0 if plan.empty else float(hit.score), hit["doc"]) for hit in results]
+        by_key = plan.empty or sort == "date"
+        if by_key:
+            kwargs["sortedby"] = "datekey" if sort == "date" else "sortkey"
+        results = searcher.search(query, limit=n, **kwargs)
+        rows = [(0.0 if by_key else float(hit.score), hit["doc"]) for hit in results]
         return len(results), rows
+
+    def _facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
+        facets = sorting.Facets()
+        for name in FACET_FIELDS:
+            facets.add_field(name, maptype=sorting.Count)
+        results = self._s().search(self._query(plan), limit=1, groupedby=facets, **self._filter(filters))
+        out: dict[str, dict[str, int]] = {}
+        for name in FACET_FIELDS:
+            # Pages without a value are grouped under None/"": not a facet value.
+            counts = {str(k if k is not None else ""): int(v) for k, v in results.groups(name).items()}
+            out[name] = {k: v for k, v in counts.items() if k}
+        return out

@@ -253,6 +253,13 @@ def _page_document(page: Page, item: Item) -> PageDocument:
         village=item.village,
         category=item.category,
         pdf_path=item.pdf_path,
+        fonds=item.fonds,
+        retention=item.retention,
+        class_code=item.class_code,
+        class_name=item.class_name,
+        doc_date=item.doc_date,
+        image_path=page.working_path,
+        sensitive=item.sensitive,
     )
 
 

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.store import Catalog, Database
-from pipeline.index.snippets import mask_id_numbers
+from pipeline.index.snippets import mask_private_numbers
 from pipeline.store.access import ID_TYPES, PROOFS, RELATIONS, USES, Access, AccessError, can, permissions_of
 from pipeline.store.models import utcnow
 from pipeline.web.security import COOKIE, SESSION_SECONDS, LoginThrottle, SessionCodec, csrf_ok, load_secret
@@ -48,8 +48,12 @@ REGISTER_LISTS = {"id_types": ID_TYPES, "relations": RELATIONS, "proofs": PROOFS
 
 
 def mask_snippet(text: str) -> str:
-    """ID numbers masked: the full value only after a 查档登记."""
-    return mask_id_numbers(text)
+    """ID and phone numbers masked: the full values only after a 查档登记."""
+    return mask_private_numbers(text)
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.strip().isdigit() else None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -154,27 +158,31 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/search" if can(request.state.user, "search") else "/status", status_code=303)
 
     @app.get("/search", response_class=HTMLResponse)
-    def search(request: Request, q: str = "", year: str = "", village: str = "") -> HTMLResponse:
-        from pipeline.index import needs_rebuild, open_index
-
+    def search(request: Request, q: str = "", year_from: str = "", year_to: str = "", village: str = "",
+               class_code: str = "", sort: str = "relevance") -> Response:
         from pipeline.archive.labels import parse_label_payload
+        from pipeline.index import needs_rebuild, open_index
+        from pipeline.index import search as run_search
 
         user = need(request, "search")
         if (token := parse_label_payload(q.strip())) is not None:  # a box label scanned into the search box
             return RedirectResponse(f"/v/{token}", status_code=303)
         result, problem = None, None
+        # Empty form fields arrive as "": no filter, not an error.
+        filters = {k: v for k, v in (("year_from", _int(year_from)), ("year_to", _int(year_to)),
+                                     ("village", village.strip() or None),
+                                     ("class_code", class_code.strip() or None)) if v is not None}
         if q.strip():
             if needs_rebuild(settings.index.backend, settings.index_dir):
                 problem = "检索索引尚未建立或需要重建，请联系管理员。"
             else:
-                # An empty form field arrives as "": no filter, not an error.
-                filters = {k: v for k, v in (("year", int(year) if year.strip().isdigit() else None),
-                                             ("village", village.strip() or None)) if v is not None}
                 with open_index(settings.index.backend, settings.index_dir) as index:
-                    result = index.search(q, limit=20, filters=filters or None)
+                    result = run_search(index, q, filters=filters or None,
+                                        sort="date" if sort == "date" else "relevance", limit=20)
                 access.audit.append(user.username, "search", query=q, items=sorted({h.item_id for h in result.hits}),
-                                    detail={"filters": filters, "total": result.total})
-        return page(request, "search.html", q=q, year=year, village=village, result=result, problem=problem)
+                                    detail={"filters": filters, "sort": sort, "total": result.total})
+        return page(request, "search.html", q=q, year_from=year_from, year_to=year_to, village=village,
+                    class_code=class_code, sort=sort, result=result, problem=problem)
 
     # ── 查档登记, viewer, print ──────────────────────────────────
 
