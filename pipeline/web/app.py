@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     throttle = LoginThrottle()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["highlight"] = highlight
+
     async def csrf_guard(request: Request) -> None:
         """Every state-changing request of a signed-in user carries the session's token.
 
