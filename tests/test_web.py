@@ -219,6 +219,12 @@ def test_reviewer_settles_a_doubtful_item_and_it_joins_its_volume(web, settings)
         item = s.get(Item, 2)
         assert (item.review_state, item.reviewed_by, item.volume_key) == ("confirmed", "rev1", "household:石门村:王秀英")
 
+    # The viewer shows the volume's 卷内目录 with the current item marked.
+    client.cookies.clear()
+    login(client, "clerk1")
+    viewer = client.get("/view/2/1").text
+    assert "所属案卷：石门村王秀英户精准扶贫档案" in viewer and '<tr class="current"><td>1</td>' in viewer
+
     # The volume's box label, scanned into the search box, opens it (only for a signed-in user).
     token = store.volume("household:石门村:王秀英").label_token
     client.cookies.clear()

@@ -241,8 +241,9 @@ def create_app(settings: Settings) -> FastAPI:
         if entry:
             access.register.complete(entry.register_number, by=user.username, items=[code])
         text = view.page.ocr_text or ""
+        volume = desk().store.volume(str(view.item.volume_id)) if view.item.volume_id else None
         return page(request, "view.html", v=view, q=q, reg=entry.register_number if entry else "",
-                    text=text if entry else mask_snippet(text))
+                    text=text if entry else mask_snippet(text), volume=volume)
 
     @app.get("/image/{item_id}/{page_no}")
     def image(request: Request, item_id: int, page_no: int, reg: str | None = None) -> Response:
