@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.report import write_report
 from tests import docfactory as df
 from tests import scanfactory as sf
 
@@ -302,14 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(items, types)
     table = markdown(summary, items, meta)
     print(table)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table + "\n", encoding="utf-8")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "summary": summary, "items": items}, ensure_ascii=False, indent=1),
-                             encoding="utf-8")
-        log(f"wrote {args.json}")
+    write_report(table, {"meta": meta, "summary": summary, "items": items}, markdown=args.markdown, json_path=args.json)
     return 0 if summary else 1
 
 

@@ -89,6 +89,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.ocr_corpus import KINDS, CorpusPage, corpus  # noqa: E402
+from bench.report import write_report  # noqa: E402
 from tests import scanfactory as sf  # noqa: E402
 
 CONFIGS = ("ocrmypdf", "tesseract+pre", "rapidocr+pre", "dangan")
@@ -647,14 +648,8 @@ def main(argv: list[str] | None = None) -> int:
 
     table = markdown(summary, configs, kinds, meta, e2e)
     print(table)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table + "\n", encoding="utf-8")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "summary": summary, "e2e": e2e, "pages": records},
-                                        ensure_ascii=False, indent=1), encoding="utf-8")
-        log(f"wrote {args.json}")
+    write_report(table, {"meta": meta, "summary": summary, "e2e": e2e, "pages": records},
+                 markdown=args.markdown, json_path=args.json)
     return 0
 
 

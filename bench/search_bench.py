@@ -26,7 +26,6 @@ asserted. --index-dir reuses an index built earlier with the same --pages and
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import statistics
@@ -46,6 +45,8 @@ from index_bench import (  # noqa: E402
     TOWNSHIPS, VILLAGE_ROOTS, dir_size, id_check_digit, pct,
 )
 from seed_sentences import SEED_SENTENCES  # noqa: E402
+
+from bench.report import write_report  # noqa: E402
 
 from pipeline.classify.taxonomy import load_taxonomy  # noqa: E402
 from pipeline.domain import PageDocument  # noqa: E402
@@ -364,12 +365,7 @@ def main() -> None:
     r = run(args)
     text = markdown(r)
     print(text)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(r, ensure_ascii=False, indent=1) + "\n", "utf-8")
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(text, "utf-8")
+    write_report(text, r, markdown=args.markdown, json_path=args.json)
 
 
 if __name__ == "__main__":

@@ -46,10 +46,6 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
-def _mask(value: str) -> str:
-    return value[:4] + "*" * (len(value) - 8) + value[-4:] if len(value) > 8 else value
-
-
 # ── review queue and classes ─────────────────────────────────────
 
 
@@ -82,6 +78,7 @@ def classify(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show an item's classification, or decide it (--set CLASS / --confirm)."""
+    from pipeline.store.access import mask
     from pipeline.store.filing import FilingError
 
     desk = _desk()
@@ -100,8 +97,9 @@ def classify(
     except FilingError as exc:
         _fail(exc)
     description = dict(row.description or {})
-    description["id_numbers"] = [{**i, "value": _mask(i["value"])} for i in description.get("id_numbers", [])]
-    description["phones"] = [_mask(p) for p in description.get("phones", [])]
+    # Masked as the access register masks them: this output ends up in terminals and logs.
+    description["id_numbers"] = [{**i, "value": mask(i["value"])} for i in description.get("id_numbers", [])]
+    description["phones"] = [mask(p, 3, 4) for p in description.get("phones", [])]
     data = {"item": row.id, "label": row.label, "title": row.title, "class": row.class_code,
             "class_name": row.class_name, "confidence": row.confidence, "review_state": row.review_state,
             "reviewed_by": row.reviewed_by, "archival_code": row.archival_code, "volume_key": row.volume_key,

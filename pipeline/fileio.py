@@ -62,3 +62,11 @@ def sha256_file(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+_UNSAFE_NAME = str.maketrans({ch: "_" for ch in '/\\:*?"<>|'})
+
+
+def safe_name(code: str) -> str:
+    """档号 as a file name: characters Windows/FAT refuse become ``_`` (``·`` and ``-`` stay)."""
+    return code.translate(_UNSAFE_NAME)

@@ -22,6 +22,7 @@ from pipeline.classify.metadata import extract_metadata
 from pipeline.classify.model import ModelIntegrityError
 from pipeline.config import Settings
 from pipeline.domain import Label
+from pipeline.fileio import safe_name
 from pipeline.store import Catalog, Database, Item
 from pipeline.store.filing import FilingError, FilingStore, VolumeView
 
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
     from pipeline.archive.volume_pdf import VolumeBuild
 
 log = logging.getLogger(__name__)
-
-
-def safe_filename(code: str) -> str:
-    return "".join("_" if ch in '/\\:*?"<>|' else ch for ch in code)
 
 
 def load_classifier(settings: Settings, store: FilingStore) -> Classifier:
@@ -105,7 +102,7 @@ class FilingDesk:
         sheet = self.store.volume_sheet(ref)
         view = self.store.volume(ref)
         fonds = view.archival_code.split("-")[0] if view.archival_code else "volumes"
-        path = self.settings.pdf_dir / fonds / "volumes" / f"{safe_filename(sheet.archival_code)}.pdf"
+        path = self.settings.pdf_dir / fonds / "volumes" / f"{safe_name(sheet.archival_code)}.pdf"
         built = build_volume_pdf(sheet, path, page_number_position=self.settings.archive.page_number_position)
         self.store.record_volume_pdf(ref, built.pdf_path, built.sha256, agent=self.agent)
         return self.store.volume(ref), built
@@ -144,4 +141,4 @@ class FilingDesk:
         self.catalog.reindex(ready)
 
 
-__all__ = ["FilingDesk", "FilingError", "TrainReport", "load_classifier", "safe_filename"]
+__all__ = ["FilingDesk", "FilingError", "TrainReport", "load_classifier"]

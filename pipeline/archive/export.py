@@ -60,7 +60,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from pipeline import __version__
-from pipeline.fileio import CHUNK, fsync_dir, sha256_file
+from pipeline.fileio import CHUNK, fsync_dir, safe_name, sha256_file
 from pipeline.store.db import Database
 from pipeline.store.models import Item, ReviewState, Volume, VolumeState
 
@@ -77,7 +77,6 @@ DIGITIZATION = ("数字化元数据", ("档号", "页号", "文件名", "SHA256"
                                 "扫描设备", "扫描软件", "扫描站点", "接收时间", "处理操作", "OCR引擎",
                                 "OCR置信度", "质量标记", "原始文件名"))
 TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
-_UNSAFE = str.maketrans({ch: "_" for ch in '/\\:*?"<>|'})
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # also refused by openpyxl
 
 
@@ -149,11 +148,6 @@ class _Table:
     name: str
     columns: tuple[str, ...]
     rows: list[list]
-
-
-def safe_name(code: str) -> str:
-    """档号 as a file name: characters Windows/FAT refuse become ``_`` (``·`` and ``-`` stay)."""
-    return code.translate(_UNSAFE)
 
 
 # ───────────────────────────── selection ─────────────────────────────

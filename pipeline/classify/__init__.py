@@ -76,9 +76,6 @@ class Classifier:
     def from_settings(cls, settings: ClassifySettings, model: LearnedModel | None = None) -> "Classifier":
         return cls(load_taxonomy(settings.taxonomy), settings, model)
 
-    def classify(self, pages: list[OcrPage], *, received_at: datetime, label: str) -> Classification:
-        return self.describe(pages, received_at=received_at, label=label).filing
-
     def describe(self, pages: list[OcrPage], *, received_at: datetime, label: str) -> Described:
         text = "\n".join(p.text for p in pages)
         first = [line.text for line in pages[0].lines] if pages else []

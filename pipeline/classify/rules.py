@@ -38,18 +38,12 @@ class TextView:
     its type, and an untitled cash journal starts with 收入 and 支出 columns.
     """
 
-    title_lines: tuple[str, ...]
-    body: str
+    title: str  # "" when the document has none: then only the body speaks, and an
+    body: str  # untitled document is rightly less certain
 
     @classmethod
     def of(cls, text: str, title: str | None = None) -> "TextView":
-        """``title``: the transcribed heading; None when the document has none (then only
-        the body speaks, and an untitled document is rightly less certain)."""
-        return cls((normalize(title),) if title else (), normalize(text))
-
-    @property
-    def title(self) -> str:
-        return "\n".join(self.title_lines)
+        return cls(normalize(title) if title else "", normalize(text))
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,7 @@ def score_class(cls: FilingClass, view: TextView) -> Scored:
     score = 0.0
     evidence: list[Evidence] = []
     for pattern in cls.title_patterns:
-        hit = next((m for line in view.title_lines if (m := pattern.search(line))), None)
+        hit = pattern.search(view.title) if view.title else None
         if hit:
             score += W_TITLE_PATTERN
             evidence.append(Evidence("title-pattern", pattern.pattern, (hit.group(0),), W_TITLE_PATTERN))

@@ -18,6 +18,7 @@ Rules kept here, in one place:
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy import func, select
 
 from pipeline.archive.archival_code import ArchivalCodeTemplate
 from pipeline.classify.taxonomy import Taxonomy
-from pipeline.domain import Classification, ItemMetadata, VolumeEntry, VolumeSheet
+from pipeline.domain import Classification, Evidence, ItemMetadata, VolumeEntry, VolumeSheet
 from pipeline.store.catalog import next_number, record_event
 from pipeline.store.db import Database
 from pipeline.store.models import (
@@ -111,6 +112,11 @@ def metadata_json(m: ItemMetadata) -> dict:
     for key in ("title", "title_supplied", "date", "responsible"):
         data.pop(key)
     return data
+
+
+def _note_volume(item: Item, detail: str, terms: Iterable[str] = ()) -> None:
+    """Add to the item's evidence what was decided about its volume, and why."""
+    item.evidence = (item.evidence or []) + [asdict(Evidence("volume", detail, tuple(terms)))]
 
 
 def _item_values(item: Item, taxonomy: Taxonomy) -> dict[str, object]:
@@ -216,7 +222,7 @@ class FilingStore:
     def _hold(s, item: Item, why: str, agent: str) -> None:
         """Send a settled item back to the review queue, saying why."""
         item.review_state, item.needs_review = ReviewState.PENDING, True
-        item.evidence = (item.evidence or []) + [{"source": "volume", "detail": why, "terms": [], "weight": 0.0}]
+        _note_volume(item, why)
         record_event(s, "item", item.id, "held-for-review", agent=agent, detail={"why": why})
 
     # ── review queue ─────────────────────────────────────────────
@@ -334,12 +340,10 @@ class FilingStore:
         found = self._mentions(s, item.id, list(names))
         if len(found) != 1:
             if found:
-                item.evidence = (item.evidence or []) + [{"source": "volume", "terms": found, "weight": 0.0,
-                                                          "detail": "names several open volumes"}]
+                _note_volume(item, "names several open volumes", found)
             return False
         item.volume_key = names[found[0]]
-        item.evidence = (item.evidence or []) + [{"source": "volume", "terms": found, "weight": 0.0,
-                                                  "detail": f"named in the text: open volume {item.volume_key}"}]
+        _note_volume(item, f"named in the text: open volume {item.volume_key}", found)
         return True
 
     def _adopt_waiting(self, s, volume: Volume, agent: str) -> None:
@@ -350,9 +354,8 @@ class FilingStore:
         for item in waiting:
             if self._only_volume_missing(item) and self._mentions(s, item.id, [self._key_name(volume.volume_key)]):
                 item.review_state, item.needs_review = ReviewState.AUTO, False
-                item.evidence = (item.evidence or []) + [{
-                    "source": "volume", "terms": [self._key_name(volume.volume_key)], "weight": 0.0,
-                    "detail": f"named in the text: open volume {volume.volume_key}"}]
+                _note_volume(item, f"named in the text: open volume {volume.volume_key}",
+                             [self._key_name(volume.volume_key)])
                 self._join(s, item, volume.volume_key, volume.class_code, agent)
 
     def _order_key(self, item: Item) -> tuple:

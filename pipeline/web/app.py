@@ -19,13 +19,14 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from pipeline import __version__
+from pipeline.archive.desk import FilingDesk
 from pipeline.config import Settings
 from pipeline.store import Catalog, Database
 from pipeline.index.snippets import mask_private_numbers
 from pipeline.store.access import ID_TYPES, PROOFS, RELATIONS, USES, Access, AccessError, can, permissions_of
 from pipeline.store.models import utcnow
 from pipeline.web.security import COOKIE, SESSION_SECONDS, LoginThrottle, SessionCodec, csrf_ok, load_secret
-from pipeline.web.viewer import load_page, print_pdf, watermark_text
+from pipeline.web.viewer import load_page, page_geometry, print_pdf, watermark_text
 
 HERE = Path(__file__).parent
 PUBLIC = ("/login", "/static/")
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.db_url)
     access = Access.open(db, settings.home)
     catalog = Catalog(db)
+    desk = FilingDesk(settings, db)  # the filing scheme is loaded once, not per request
     codec = SessionCodec(load_secret(settings.home))
     throttle = LoginThrottle()
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -221,7 +223,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     def viewable(request: Request, item_id: int, page_no: int, q: str, reg: str | None):
         user = need(request, "view")
-        view = load_page(db, item_id, page_no, q)
+        view = load_page(db, item_id, page_no)
         if view is None:
             return user, None, None, Response("没有这一页", status_code=404)
         entry = visit(request, reg)
@@ -241,8 +243,9 @@ def create_app(settings: Settings) -> FastAPI:
         if entry:
             access.register.complete(entry.register_number, by=user.username, items=[code])
         text = view.page.ocr_text or ""
-        volume = desk().store.volume(str(view.item.volume_id)) if view.item.volume_id else None
-        return page(request, "view.html", v=view, q=q, reg=entry.register_number if entry else "",
+        volume = desk.store.volume(str(view.item.volume_id)) if view.item.volume_id else None
+        return page(request, "view.html", v=view, g=page_geometry(view.page, q), q=q,
+                    reg=entry.register_number if entry else "",
                     text=text if entry else mask_snippet(text), volume=volume)
 
     @app.get("/image/{item_id}/{page_no}")
@@ -292,16 +295,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     # ── review queue (审核) ───────────────────────────────────────
 
-    def desk():
-        from pipeline.archive.desk import FilingDesk
-
-        return FilingDesk(settings, db)
-
     @app.get("/review", response_class=HTMLResponse)
     def review(request: Request) -> HTMLResponse:
         need(request, "review")
-        d = desk()
-        return page(request, "review.html", queue=d.store.review_queue(), classes=d.store.taxonomy.leaves)
+        return page(request, "review.html", queue=desk.store.review_queue(), classes=desk.store.taxonomy.leaves)
 
     @app.post("/review/{item_id}")
     def decide(request: Request, item_id: int, class_code: str = Form("")) -> Response:
@@ -309,11 +306,10 @@ def create_app(settings: Settings) -> FastAPI:
 
         user = need(request, "review")
         try:
-            desk().set_class(item_id, class_code or None, user.username)
+            desk.set_class(item_id, class_code or None, user.username)
         except (FilingError, KeyError) as exc:
-            d = desk()
-            return page(request, "review.html", 422, queue=d.store.review_queue(), classes=d.store.taxonomy.leaves,
-                        error=str(exc))
+            return page(request, "review.html", 422, queue=desk.store.review_queue(),
+                        classes=desk.store.taxonomy.leaves, error=str(exc))
         access.audit.append(user.username, "review", items=[item_id], detail={"class": class_code or "confirmed"})
         return RedirectResponse("/review", status_code=303)
 
@@ -327,7 +323,7 @@ def create_app(settings: Settings) -> FastAPI:
         user = need(request, "view")
         token = parse_label_payload(token) or token  # a scanner types the whole QR payload
         try:
-            v = desk().store.volume(token)
+            v = desk.store.volume(token)
         except FilingError:
             return page(request, "error.html", 404, message="没有这个案卷。")
         if token not in (v.label_token, v.archival_code):  # labels and 档号 only, not internal keys

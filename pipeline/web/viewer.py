@@ -23,12 +23,18 @@ class PageView:
     item: Item
     page: Page
     pages: int  # pages in the item
+
+
+@dataclass(frozen=True)
+class PageGeometry:
+    """The page image's size and where the hits are on it, for the viewer only."""
+
     width: int
     height: int
     boxes: tuple[tuple[float, float, float, float], ...]  # hit rectangles (x, y, w, h) in image pixels
 
 
-def load_page(db: Database, item_id: int, page_no: int, query: str = "") -> PageView | None:
+def load_page(db: Database, item_id: int, page_no: int) -> PageView | None:
     with db.session() as s:
         row = s.execute(select(Item, Page).join(Page, Page.item_id == Item.id)
                         .where(Item.id == item_id, Page.page_no == page_no)).first()
@@ -38,9 +44,13 @@ def load_page(db: Database, item_id: int, page_no: int, query: str = "") -> Page
         pages = s.scalar(select(func.count()).select_from(Page).where(Page.item_id == item_id)) or 0
         s.expunge(item)
         s.expunge(page)
+    return PageView(item, page, pages)
+
+
+def page_geometry(page: Page, query: str) -> PageGeometry:
     layout = _layout(page)
-    return PageView(item, page, pages, int(layout.get("width") or page.width or 1),
-                    int(layout.get("height") or page.height or 1), tuple(hit_boxes(layout, query)))
+    return PageGeometry(int(layout.get("width") or page.width or 1), int(layout.get("height") or page.height or 1),
+                        tuple(hit_boxes(layout, query)))
 
 
 def _layout(page: Page) -> dict:
