@@ -1,5 +1,5 @@
 # dangan — two commands on a fresh Debian/Ubuntu machine:
-#   make run    install everything, then watch inbox/
+#   make run    install everything, then watch inbox/ and serve the clerks' web UI on :8000
 #   make test   install everything, then run the test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +16,7 @@ STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
 STAMP_TEST_APT := $(VENV)/.test-apt-done
 
-.PHONY: install run test bench bench-ocr bench-quick bench-classify bench-search clean
+.PHONY: install run test bench bench-ocr bench-quick bench-classify bench-search bench-web clean
 
 install: $(STAMP_APT) $(STAMP_PY)
 
@@ -37,9 +37,12 @@ $(STAMP_PY): pyproject.toml $(STAMP_APT)
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
+# WEB_HOST=0.0.0.0 serves the archive hall's network instead of this machine only.
+WEB_HOST ?= 127.0.0.1
+WEB_PORT ?= 8000
 run: install
 	$(BIN)/dangan init
-	$(BIN)/dangan watch
+	$(BIN)/dangan serve --host $(WEB_HOST) --port $(WEB_PORT)
 
 test: install $(STAMP_TEST_APT)
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
@@ -72,9 +75,20 @@ bench-classify: install $(STAMP_TEST_APT)
 # SEARCH_PAGES synthetic OCR'd pages. 1M pages: ~30 min and ~3 GB of disk on a shared 2-core machine.
 SEARCH_PAGES ?= 1000000
 SEARCH_QUERIES ?= 200
+# The index is kept here and reused by the next run of the same size (bench-web too).
+SEARCH_INDEX_DIR ?= /var/tmp/dangan-bench/ix$(SEARCH_PAGES)
 bench-search: install
-	$(BIN)/python bench/search_bench.py --pages $(SEARCH_PAGES) --queries $(SEARCH_QUERIES) \
+	$(BIN)/python bench/search_bench.py --pages $(SEARCH_PAGES) --queries $(SEARCH_QUERIES) --index-dir $(SEARCH_INDEX_DIR) \
 		--json bench/out/search_bench.json --markdown bench/out/search_bench.md
+
+# The web UI under load (issue 5 target): `dangan web` on localhost over the bench-search index
+# (kept in SEARCH_INDEX_DIR; built first if missing), 20 clerks with a real HTTP client: searches
+# back to back (saturation) and with a 1 s mean pause, against 1 clerk alone in the same run.
+WEB_CLERKS ?= 20
+bench-web: install
+	$(BIN)/python bench/search_bench.py --pages $(SEARCH_PAGES) --queries 20 --index-dir $(SEARCH_INDEX_DIR)
+	$(BIN)/python bench/web_load_bench.py --index-dir $(SEARCH_INDEX_DIR) --pages $(SEARCH_PAGES) \
+		--clerks $(WEB_CLERKS) --json bench/out/web_load_bench.json --markdown bench/out/web_load_bench.md
 
 bench-quick: install $(STAMP_TEST_APT)
 	$(BIN)/python bench/ocr_bench.py --pages-per-kind 1 --configs ocrmypdf,dangan --e2e-pages 4

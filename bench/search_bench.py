@@ -52,6 +52,7 @@ from pipeline.classify.taxonomy import load_taxonomy  # noqa: E402
 from pipeline.domain import PageDocument  # noqa: E402
 from pipeline.index import needs_rebuild, open_index, search  # noqa: E402
 from pipeline.index.confusion import lookalikes  # noqa: E402
+from pipeline.store.access import mask  # noqa: E402
 
 FONDS = ("J117", "J118", "J119", "J120")
 ID_LETTERS = {"0": "O", "1": "l", "5": "S", "8": "B", "2": "Z"}
@@ -213,8 +214,8 @@ def make_queries(c: Corpus, per_kind: int, rng: random.Random) -> list[tuple[str
         q.append(("id_x", i.lower(), {}, c.ids[i]))
     for i in rng.sample(id_list, min(per_kind, len(id_list))):
         q.append(("id6", i[-6:], {}, c.ids[i]))
-    for i in rng.sample(id_list, min(per_kind, len(id_list))):  # copied from a masked list
-        q.append(("id_masked", i[:6] + "*" * 8 + i[-4:], {}, c.ids[i]))
+    for i in rng.sample(id_list, min(per_kind, len(id_list))):  # copied from a list this product masked
+        q.append(("id_masked", mask(i), {}, c.ids[i]))
     for name in rng.sample(names3, min(per_kind, len(names3))):
         page = rng.choice(sorted(c.written[name]))
         village, year = c.meta[page]
@@ -287,8 +288,10 @@ def run(args) -> dict:
         lat: dict[str, list[float]] = defaultdict(list)
         rec: dict[str, list[float]] = defaultdict(list)
         # Exact hits come first by design, so a damaged page of a name printed intact on
-        # ≥10 other pages cannot be in the top 10; this measures the approximate group alone.
-        in_approx: list[float] = []
+        # ≥10 other pages cannot be in the top 10 of the one list; the first screen shows
+        # the best 10 approximate hits in their own list (result.approximate_hits), and
+        # recall@10 counts a page found in either. in_list: the one list alone.
+        in_list: list[float] = []
         for kind, query, flt, relevant in queries[: min(20, len(queries))]:
             search(ix, query, filters=flt)  # warm-up: first-touch page cache
         for kind, query, flt, relevant in queries:
@@ -297,12 +300,10 @@ def run(args) -> dict:
             lat[kind].append((time.perf_counter() - t0) * 1000)
             if relevant:
                 top = [h.page_id for h in result.hits]
-                rec[kind].append(len(relevant.intersection(top)) / min(10, len(relevant)))
+                shown = top + [h.page_id for h in result.approximate_hits]
+                rec[kind].append(len(relevant.intersection(shown)) / min(10, len(relevant)))
                 if kind == "confused":
-                    exact = result.total - result.approximate_total
-                    deep = search(ix, query, filters=flt, limit=exact + 10, facets=False)
-                    first = [h.page_id for h in deep.hits if h.approximate][:10]
-                    in_approx.append(len(relevant.intersection(first)) / min(10, len(relevant)))
+                    in_list.append(len(relevant.intersection(top)) / min(10, len(relevant)))
         ix.close()
     finally:
         if tmp is not None:
@@ -325,7 +326,7 @@ def run(args) -> dict:
             }
             for k in kinds
         },
-        "confused_recall10_within_approximate": round(statistics.mean(in_approx), 4) if in_approx else None,
+        "confused_recall10_one_list": round(statistics.mean(in_list), 4) if in_list else None,
     }
 
 
@@ -347,8 +348,10 @@ def markdown(r: dict) -> str:
         lines.append(f"| {k} | {v['n']} | {v['p50_ms']:.1f} | {v['p95_ms']:.1f}{target} | {recall} |")
     lines += ["", "Latency: pipeline.index.search (exact + approximate query, snippets, facets), top 10, one process.",
               "confused: the clerk types the right name, the target pages print it with one look-alike character;",
-              "exact hits of the name (other pages) always come first. confused_f: same, with village + ±3 years.",
-              f"confused, recall@10 within the approximate hits alone: {r['confused_recall10_within_approximate']}"]
+              "exact hits of the name (other pages) come first; the best 10 approximate hits are listed apart on the",
+              "first screen (approximate_hits) and recall@10 counts either list. confused_f: same, village + ±3 years.",
+              "id_masked: as this product's lists print an ID (3301**********0017); many IDs share that mask.",
+              f"confused, recall@10 of the exact-then-approximate list alone: {r['confused_recall10_one_list']}"]
     return "\n".join(lines) + "\n"
 
 

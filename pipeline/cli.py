@@ -22,6 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="dangan: scan
 index_app = typer.Typer(no_args_is_help=True, help="Search index maintenance.")
 app.add_typer(index_app, name="index")
 
+WEB_WORKERS = typer.Option(2, "--workers", min=1, help="Web server processes: a search holds one core while it runs.")
+
 
 @app.command()
 def version() -> None:
@@ -44,10 +46,13 @@ def init() -> None:
 @app.command()
 def watch(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run the pipeline: watch the inbox, OCR, build PDF/A, index. Stop with Ctrl-C."""
+    _watch(_settings(), verbose)
+
+
+def _watch(s: Settings, verbose: bool) -> None:
     from pipeline.runner import Service, ServiceBusy
 
     _logging(verbose)
-    s = _settings()
     try:
         service = Service(s)
     except ServiceBusy as exc:
@@ -56,6 +61,53 @@ def watch(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     console.print(f"dangan {__version__}: watching {s.ingest.inbox} with {s.worker_count} worker(s); "
                   f"data in {s.home}")
     service.run()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="0.0.0.0 to serve the archive hall's network."),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = WEB_WORKERS,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """What `make run` starts: the pipeline watching the inbox, and the clerks' web UI beside it.
+
+    On a fresh catalog an `admin` account is created first; its password is printed once and
+    kept in DATA_HOME/web/initial-admin-password (readable by this user only): delete that file
+    once the password is changed.
+    """
+    import signal
+    import subprocess
+
+    from pipeline.runner.worker import set_parent_death_signal
+    from pipeline.store import Database
+    from pipeline.store.access import Access
+
+    s = _settings()
+    access = Access.open(Database(s.db_url), s.home)
+    password = access.users.create_first_admin(by="dangan serve")
+    if password is not None:
+        note = s.home / "web" / "initial-admin-password"
+        note.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        note.touch(mode=0o600)
+        note.write_text(f"admin\n{password}\n", encoding="utf-8")
+        console.print(f"首次启动：已创建管理员账户 [bold]admin[/bold]，初始密码 [bold]{password}[/bold]"
+                      f"（另存于 {note}）。登录后请在“用户管理”中改密码、删除该文件，并为窗口人员建账户。")
+    # The web UI in its own processes: a slow page never holds up the inbox, and the watcher's
+    # workers never compete with a clerk's search for the GIL. It stops with this process, even
+    # after a kill -9: SIGTERM, so that uvicorn's supervisor takes its worker processes along.
+    web_ui = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "web", "--host", host, "--port", str(port),
+                               "--workers", str(workers)],
+                              preexec_fn=lambda: set_parent_death_signal(signal.SIGTERM))
+    console.print(f"web UI: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/")
+    try:
+        _watch(s, verbose)
+    finally:
+        web_ui.terminate()
+        try:
+            web_ui.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            web_ui.kill()
 
 
 @app.command()
@@ -321,13 +373,13 @@ def index_import(jsonl: Path = typer.Argument(..., exists=True, dir_okay=False))
 
 
 @app.command()
-def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")) -> None:
+def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+        workers: int = WEB_WORKERS) -> None:
     """The clerks' web UI (查档). Accounts: `dangan user add NAME --role clerk`."""
-    import uvicorn
+    from pipeline.web.server import serve
 
-    from pipeline.web.app import create_app
-
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+    _settings()  # a configuration error is reported here, once, not by every worker
+    serve(host, port, workers)
 
 
 # The filing and access commands join `app` (after it exists).

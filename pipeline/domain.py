@@ -325,3 +325,6 @@ class SearchResult:
     millis: float = 0.0
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # field → value → pages
     approximate_total: int = 0  # of ``total``, pages matched only approximately
+    # The best approximate matches when exact hits fill the first window, so a page whose
+    # name OCR misread is still shown on the first screen, in its own list below the exact ones.
+    approximate_hits: list[SearchHit] = field(default_factory=list)

@@ -380,3 +380,33 @@ def test_spaced_and_damaged_id_numbers_are_masked():
     assert "4 4 0 5 2 2" not in spaced and spaced.startswith("公民身份号码 3 6 0 2 2 9")
     assert mask_id_numbers("旧证号 360122440522899") == "旧证号 360122*****2899"
     assert mask_id_numbers("电话 13912345678") == "电话 13912345678"  # not an ID number
+
+
+def test_shared_index_follows_commits_and_rebuilds(backend, tmp_path):
+    """The web UI's one open index: nothing until built, then it sees the indexer's later
+    commits (another writer, as the pipeline is), and a wipe for a new schema puts it aside."""
+    import time
+
+    from pipeline.index import SharedIndex
+    from pipeline.index.base import write_sentinel
+
+    path = tmp_path / "ix"
+    shared = SharedIndex(backend, path)
+    assert shared.get() is None
+    with open_index(backend, path) as writer:
+        writer.add([page(1, 1, "户主王秀英")])
+        writer.commit()
+        assert shared.get() is None  # not rebuilt yet: a search would miss pages
+        writer.mark_rebuilt()
+    first = shared.get()
+    assert first is not None and first.search("王秀英").total == 1
+    with open_index(backend, path) as writer:
+        writer.add([page(2, 2, "户主李强")])
+        writer.commit()
+    deadline = time.monotonic() + 10
+    while shared.get().search("李强").total != 1:  # tantivy reloads shortly after a commit
+        assert time.monotonic() < deadline, "the shared index never saw the new commit"
+        time.sleep(0.1)
+    assert shared.get() is first  # not reopened for a commit
+    write_sentinel(path, backend, 0, "rebuild-needed")  # as prepare_directory does before wiping
+    assert shared.get() is None

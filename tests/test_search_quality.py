@@ -6,6 +6,8 @@ Each query's expected pages were worked out by hand from these texts.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pipeline.domain import PageDocument
@@ -84,6 +86,13 @@ def ids(result) -> list[int]:
         ("330102********001X", {1}),  # as printed masked in a list
         ("440306＊＊＊＊＊＊＊＊001x", {6}),
         ("330102********0010", set()),
+        ("3301**********001X", {1}),  # the 4 + 4 form this product's own lists print
+        ("3301**********001x", {1}),
+        ("4403**********001X", {6}),
+        ("3302**********001X", set()),
+        ("33010219******001X", {1}),  # more digits than the key holds: checked in full
+        ("33010218******001X", set()),
+        ("330102********01001X", set()),  # 20 characters: not an ID
         ("精准扶贫", {4, 6}),  # unquoted phrase; page 6 has it split by an OCR space
         ('"精准 扶贫"', {4, 6}),  # quoted
         ("户籍证明", {3, 5}),  # Simplified query finds the Traditional page …
@@ -226,5 +235,51 @@ def test_index_from_before_the_filing_fields_must_be_rebuilt(backend, tmp_path):
         ix.rebuild(DOCS)
     assert not needs_rebuild(backend, path)
     sentinel = path / SENTINEL_NAME
-    sentinel.write_text(sentinel.read_text("utf-8").replace('"schema_version": 2', '"schema_version": 1'), "utf-8")
+    meta = json.loads(sentinel.read_text("utf-8"))
+    sentinel.write_text(json.dumps({**meta, "schema_version": meta["schema_version"] - 1}), "utf-8")
     assert needs_rebuild(backend, path)
+
+
+def test_a_name_written_alone_outranks_longer_names_containing_it(tmp_path):
+    """王芳 the villager is on pages 2 and 4; 王芳芳 and 汪王芳 only contain the
+    characters (and say them more often, which BM25 alone would reward)."""
+    docs = [
+        page(1, "户主姓名：王芳芳 王芳芳之女 王芳芳户"),
+        page(2, "户主姓名：王芳 性别：女"),
+        page(3, "申请人汪王芳，汪王芳户，汪王芳之子"),
+        page(4, "家庭成员：\n李强 户主\n王芳 之妻 身份证号 33010219800101001X"),
+    ]
+    for backend in BACKENDS:
+        with open_index(backend, tmp_path / backend) as index:
+            index.add(docs)
+            index.commit()
+            result = search(index, "王芳")
+            assert result.total == 4, backend
+            assert set(ids(result)[:2]) == {2, 4}, backend
+            assert ids(search(index, "王芳 李强"))[0] == 4, backend
+
+
+def test_a_misread_name_written_alone_outranks_longer_names_containing_the_misreading(tmp_path):
+    """沈磊 misread as 沉磊 (page 5) ranks above 沉磊春 and 沉磊芳, who are other people."""
+    docs = [page(1, "户主姓名：沉磊春 沉磊春户 沉磊春之子"), page(2, "户主姓名：沉磊芳 性别：女 沉磊芳户"),
+            page(5, "户主姓名：沉磊 性别：男"), page(6, "户主姓名：沈磊 性别：男")]
+    for backend in BACKENDS:
+        with open_index(backend, tmp_path / backend) as index:
+            index.add(docs)
+            index.commit()
+            result = search(index, "沈磊")
+            assert ids(result)[:2] == [6, 5] and result.hits[1].approximate, backend
+
+
+def test_approximate_hits_are_listed_apart_when_exact_hits_fill_the_window(tmp_path):
+    docs = [page(i, f"户主姓名：王秀英 第{i}户") for i in range(1, 13)] + [page(20, "户主姓名：王季英")]
+    with open_index("tantivy", tmp_path / "ix") as index:
+        index.add(docs)
+        index.commit()
+        result = search(index, "王秀英", limit=10)
+        assert len(result.hits) == 10 and not any(h.approximate for h in result.hits)
+        assert [h.page_id for h in result.approximate_hits] == [20]
+        assert result.approximate_hits[0].approximate and result.approximate_total == 1
+        # Past the first window the approximate page takes its place in the one list.
+        later = search(index, "王秀英", limit=10, offset=10)
+        assert [h.page_id for h in later.hits] == [11, 12, 20] and later.approximate_hits == []

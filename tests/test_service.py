@@ -137,3 +137,67 @@ def test_watcher_survives_bad_input_on_a_polled_share(home: Path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+def test_serve_runs_the_watcher_and_the_web_ui_with_a_first_admin(home: Path):
+    """`make run` = `dangan init` + `dangan serve`: a fresh install can be signed into at once."""
+    import socket
+    import subprocess
+
+    import httpx
+
+    from conftest import DANGAN, REPO
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dangan_env(home, DANGAN_IMAGING__DETECT_ORIENTATION="false", DANGAN_WORKERS="1")
+    log = home / "serve.log"
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(DANGAN + ["serve", "--port", str(port)], env=env, cwd=REPO, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def web_up() -> bool:
+        try:
+            return httpx.get(f"{url}/login", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(web_up, 90, what="web UI of dangan serve")
+        note = home / "data" / "web" / "initial-admin-password"
+        assert note.stat().st_mode & 0o077 == 0  # the password file is for this user only
+        username, password = note.read_text(encoding="utf-8").split()
+        assert password in log.read_text(encoding="utf-8", errors="replace")  # printed once, for the installer
+        with httpx.Client(base_url=url, timeout=30) as web:
+            assert web.post("/login", data={"username": username, "password": password}).status_code == 303
+            assert "用户管理" in web.get("/admin/users").text
+            (home / "inbox" / "truncated.pdf").write_bytes(b"%PDF-1.7\n1 0 obj\n<<")  # bad input, no OCR needed
+            wait_for(lambda: web.get("/status.json").json()["quarantined"] == 1, 60,
+                     what="the watcher to quarantine a broken PDF, seen from the web UI")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    assert not web_up()  # the web UI stopped with it
+    # Exactly the one account: clerks' accounts are the admin's to make.
+    r = run_cli(["user", "list", "--json"], env)
+    assert r.returncode == 0 and [u["username"] for u in json.loads(r.stdout)] == ["admin"]
+
+    # A second start keeps the accounts; a kill -9 of `dangan serve` takes the web UI down too
+    # (no orphaned server holding the port and the catalog).
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(DANGAN + ["serve", "--port", str(port)], env=env, cwd=REPO, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(web_up, 90, what="web UI after a restart")
+        assert note.read_text(encoding="utf-8").split() == [username, password]  # no new admin, no new password
+        proc.kill()
+        proc.wait(timeout=30)
+        wait_for(lambda: not web_up(), 30, what="the web UI to stop after kill -9 of dangan serve")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -109,3 +109,35 @@ def test_clerk_finds_views_registers_and_prints_in_chromium(server, tmp_path):
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "窗口甲" in text and re.search(r"登记号 \d{4}-\d{6}", text)
     subprocess.run(["pdftoppm", "-r", "40", "-png", "-singlefile", str(pdf), str(shots / "5-print")], check=True)
+
+
+def test_status_page_updates_itself_in_chromium(server, settings, tmp_path):
+    """The operator's status page is live: new work shows without reloading (status.js)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from pipeline.store import Database, Item, ItemState
+    from pipeline.store.access import Access
+
+    db = Database(settings.db_url)
+    Access.open(db, settings.home).users.create("op1", PASSWORD, ["operator"], by="test")
+    shots = Path(os.environ.get("TEST_ARTIFACTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(locale="zh-CN")
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "op1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("form.logout")).to_be_visible()  # signed in
+        page.goto(f"{server}/status")
+        expect(page.locator("td[data-k=queue]")).to_have_text("0")
+        with db.session() as s:  # a scanner batch arrives while the page is open
+            s.add_all([Item(id=n, fingerprint=f"q{n}", label=f"batch-{n}", state=ItemState.QUEUED) for n in (7, 8)])
+        expect(page.locator("td[data-k=queue]")).to_have_text("2", timeout=15_000)
+        expect(page.locator("[data-k=at]")).not_to_be_empty()
+        page.screenshot(path=shots / "6-status.png", full_page=True)
+        browser.close()
+    assert not errors  # no script error (nor a CSP refusal) in the console

@@ -5,7 +5,7 @@ tantivy is the embedded default; Whoosh sits behind the same interface.
 """
 
 from .analysis import ANALYZER_VERSION, normalize, query_plan
-from .base import BACKENDS, DEFAULT_BACKEND, IndexDirectoryError, SearchIndex, needs_rebuild, open_index
+from .base import BACKENDS, DEFAULT_BACKEND, IndexDirectoryError, SearchIndex, SharedIndex, needs_rebuild, open_index
 from .service import search
 from .snippets import make_snippet, mask_id_numbers, mask_private_numbers
 
@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_BACKEND",
     "IndexDirectoryError",
     "SearchIndex",
+    "SharedIndex",
     "make_snippet",
     "mask_id_numbers",
     "mask_private_numbers",

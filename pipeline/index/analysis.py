@@ -24,9 +24,15 @@ Tokens: a Han run of n characters gives n unigrams and n-1 bigrams (a 1-char
 run also goes into the bigram stream as itself); an ASCII/other letter-digit
 run is one token in both streams; punctuation is dropped. Phrases and names of
 ≥2 characters are exact phrase queries over the bigram stream; a single
-character is a term query over the unigram stream. A third stream holds the
-last 6 characters of every ID number on the page, so a clerk can search by the
-tail a villager remembers (``123x``-style partial IDs).
+character is a term query over the unigram stream. A third stream holds
+keys of every ID number on the page: its last 6 characters, so a clerk can
+search by the tail a villager remembers (``123x``-style partial IDs), and its
+masked forms (``3301*0017``, ``330102*0017``: head, ``*``, last 4), so an ID
+copied from a masked list is one term lookup, not a regular expression over
+every ID in the region. A fourth stream holds every Han run of 2–4
+characters that stands alone (between spaces, punctuation, digits or line
+ends): on forms and rosters that is how a name is written (户主：王芳 之女),
+so a page naming 王芳 outranks one that only names 王芳芳 or 汪王芳.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from functools import lru_cache
 
 # Bump whenever normalize()/index_tokens() change what ends up in the index:
 # the sentinel in the index directory then forces a rebuild from the catalog.
-ANALYZER_VERSION = "cjk-unibi-2"
+ANALYZER_VERSION = "cjk-unibi-3"
 
 # Longest letter/digit token kept (engines have term-length limits; garbage
 # OCR runs must not break indexing). Applied identically at query time.
@@ -63,9 +69,13 @@ ID_RE = re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])")
 # A partial ID query: the last 6 characters.
 ID_TAIL_CHARS = 6
 _ID_TAIL_RE = re.compile(r"[0-9]{5}[0-9x]")
-# An ID as printed masked (330102********001x, copied from a list): the known
-# head must give the engine a term prefix (region code, ≥6 digits).
-_MASKED_ID_RE = re.compile(r"([0-9]{6,16})(\*+)([0-9]*[0-9x])")
+# An ID as printed masked (3301**********0017 or 330102********001x, copied
+# from a list): at least 4 known digits at each end.
+_MASKED_ID_RE = re.compile(r"([0-9]{4,16})(\*+)([0-9]*[0-9]{3}[0-9x])")
+# Masked-ID keys indexed per ID: these head lengths, the last 4 characters.
+MASK_HEADS, MASK_TAIL = (4, 6), 4
+# Standalone Han runs of these lengths are indexed whole (names: 2–4 characters).
+WORD_MIN_CHARS, WORD_MAX_CHARS = 2, 4
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -192,18 +202,51 @@ def index_tokens(normalized: str) -> tuple[list[str], list[str]]:
 FIELD_BREAK = "|"
 
 
-def id_tails(normalized: str) -> list[str]:
-    """Last ID_TAIL_CHARS characters of every ID number in normalised text."""
-    return [m.group(0)[-ID_TAIL_CHARS:] for m in ID_RE.finditer(normalized)]
+def mask_key(head: str, tail: str) -> str:
+    return f"{head}*{tail}"
 
 
-def page_streams(title: str, text: str) -> tuple[str, str, str]:
-    """(unigram, bigram, ID-tail) token streams of a page, space-joined for
-    the engines' whitespace tokenizers: title tokens, FIELD_BREAK, text tokens."""
-    t_uni, t_bi = index_tokens(normalize(title or ""))
-    norm = normalize(text or "")
+def id_keys(normalized: str) -> list[str]:
+    """Per ID number in normalised text: its last ID_TAIL_CHARS characters and
+    its masked keys (MASK_HEADS digits, ``*``, the last MASK_TAIL)."""
+    keys = []
+    for m in ID_RE.finditer(normalized):
+        number = m.group(0)
+        keys.append(number[-ID_TAIL_CHARS:])
+        keys.extend(mask_key(number[:h], number[-MASK_TAIL:]) for h in MASK_HEADS)
+    return keys
+
+
+def standalone_words(text: str) -> list[str]:
+    """Han runs of WORD_MIN_CHARS–WORD_MAX_CHARS characters of raw ``text``,
+    whole, normalised. Spaces still separate here: on a form the space between
+    a name and the next cell is what makes the name stand alone (normalize()
+    joins Han characters across spaces, for OCR's split words)."""
+    spaced = _char_level_steps(text.translate(_NFKC))
+    return [run for run, han in runs(spaced) if han and WORD_MIN_CHARS <= len(run) <= WORD_MAX_CHARS]
+
+
+@dataclass(frozen=True)
+class PageStreams:
+    """A page's token streams, space-joined for the engines' whitespace
+    tokenizers. uni/bi: title tokens, FIELD_BREAK, text tokens."""
+
+    uni: str
+    bi: str
+    ids: str  # ID tails and masked-ID keys
+    words: str  # standalone 2–4-character Han runs (names)
+
+
+def page_streams(title: str, text: str) -> PageStreams:
+    t_norm, norm = normalize(title or ""), normalize(text or "")
+    t_uni, t_bi = index_tokens(t_norm)
     x_uni, x_bi = index_tokens(norm)
-    return " ".join([*t_uni, FIELD_BREAK, *x_uni]), " ".join([*t_bi, FIELD_BREAK, *x_bi]), " ".join(id_tails(norm))
+    return PageStreams(
+        uni=" ".join([*t_uni, FIELD_BREAK, *x_uni]),
+        bi=" ".join([*t_bi, FIELD_BREAK, *x_bi]),
+        ids=" ".join(id_keys(norm)),
+        words=" ".join(standalone_words(title or "") + standalone_words(text or "")),
+    )
 
 
 # ───────────────────────────── queries ─────────────────────────────
@@ -218,8 +261,12 @@ class QueryTerm:
     stream (a 1-token phrase is a plain term query). With ``any_of``, any one
     of those sequences replaces ``phrase`` (approximate search: look-alike
     spellings). With ``id_tail``, the ID-tail stream holding it is enough too.
-    ``id_pattern`` (a masked ID) is a regular expression over whole bigram-stream
-    tokens instead of a phrase.
+    ``id_key`` (a masked ID) is a term of the ID-key stream instead of a phrase;
+    ``id_pattern``, the masked ID as a regular expression over whole
+    bigram-stream tokens, is required as well when the query shows more digits
+    than the key holds (not ``id_key_exact``). ``words`` (the 2–4-character Han term, or with
+    ``any_of`` its look-alike spellings) add score, not a condition, to pages where one of them
+    stands alone (see ``standalone_words``): 沉磊 alone is more likely a misread 沈磊 than 沉磊春 is.
     """
 
     raw: str  # as typed (without quotes)
@@ -229,7 +276,10 @@ class QueryTerm:
     phrase: tuple[str, ...] = ()
     any_of: tuple[tuple[str, ...], ...] = ()
     id_tail: str = ""
+    id_key: str = ""
     id_pattern: str = ""
+    id_key_exact: bool = False  # the key holds every digit the masked query shows
+    words: tuple[str, ...] = ()
 
     @property
     def phrases(self) -> tuple[tuple[str, ...], ...]:
@@ -250,19 +300,23 @@ class QueryPlan:
 _QUERY_PART_RE = re.compile(r'"([^"]*)"|(\S+)')
 
 
-def _masked_id_pattern(norm: str) -> str:
+def _masked_id_term(raw: str, norm: str) -> QueryTerm | None:
     m = _MASKED_ID_RE.fullmatch(norm)
     if not m or len(norm) != 18:
-        return ""
+        return None
     head, stars, tail = m.groups()
-    return f"{head}[0-9]{{{len(stars)}}}{tail}"
+    key_head = max(h for h in MASK_HEADS if h <= len(head))
+    key = mask_key(head[:key_head], tail[-MASK_TAIL:])
+    pattern = f"{head}[0-9]{{{len(stars)}}}{tail}"
+    exact = len(head) == key_head and len(tail) == MASK_TAIL
+    return QueryTerm(raw, norm, ((norm, False),), id_key=key, id_pattern=pattern, id_key_exact=exact)
 
 
 def _plan_term(raw: str) -> QueryTerm | None:
     norm = normalize(raw)
-    pattern = _masked_id_pattern(norm)
-    if pattern:
-        return QueryTerm(raw, norm, ((norm, False),), id_pattern=pattern)
+    masked = _masked_id_term(raw, norm)
+    if masked is not None:
+        return masked
     term_runs = runs(norm)
     if not term_runs:
         return None  # punctuation only
@@ -279,7 +333,9 @@ def _plan_term(raw: str) -> QueryTerm | None:
         unigrams.append(middle.pop(0)[0])
     _, phrase = index_tokens(" ".join(run for run, _ in middle))
     tail = norm if _ID_TAIL_RE.fullmatch(norm) else ""
-    return QueryTerm(raw, norm, tuple(term_runs), unigrams=tuple(unigrams), phrase=tuple(phrase), id_tail=tail)
+    word = len(term_runs) == 1 and term_runs[0][1] and WORD_MIN_CHARS <= len(norm) <= WORD_MAX_CHARS
+    return QueryTerm(raw, norm, tuple(term_runs), unigrams=tuple(unigrams), phrase=tuple(phrase), id_tail=tail,
+                     words=(norm,) if word else ())
 
 
 def query_plan(query: str) -> QueryPlan:

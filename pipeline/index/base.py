@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -31,6 +32,10 @@ INT_FILTERS = ("year", "year_from", "year_to")
 # Fields counted per value for the result's facets (class_code = document type).
 FACET_FIELDS = ("fonds", "village", "year", "category", "retention", "class_code")
 SORTS = ("relevance", "date")
+# Score added when a query name stands alone on the page (QueryTerm.words):
+# larger than any BM25 score of a few-term query, so pages naming 王芳 come
+# before pages that only contain 王芳芳, whatever the term frequencies.
+WORD_BONUS = 100.0
 
 _STATE_READY = "ready"
 _STATE_REBUILD = "rebuild-needed"
@@ -341,3 +346,37 @@ def needs_rebuild(backend: str | None, path: Path | str) -> bool:
     if not sentinel_matches(path, backend, cls.SCHEMA_VERSION):
         return True
     return (read_sentinel(path) or {}).get("state") != _STATE_READY
+
+
+class SharedIndex:
+    """One open index for a long-running reader (the web UI serves every search from it):
+    opening an index costs more than most queries. Reopened when its sentinel file is
+    replaced (the directory wiped for a new schema, or a rebuild finished); between those,
+    the backend's reader picks up the indexer's commits by itself."""
+
+    def __init__(self, backend: str | None, path: Path | str) -> None:
+        self.backend, self.path = backend or DEFAULT_BACKEND, Path(path)
+        self._lock = threading.Lock()
+        self._index: SearchIndex | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def get(self) -> SearchIndex | None:
+        """The open index, or None while it needs a rebuild (searches would be incomplete)."""
+        try:
+            st = (self.path / SENTINEL_NAME).stat()
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns)
+        with self._lock:
+            if stamp != self._stamp:
+                self.close()
+                if needs_rebuild(self.backend, self.path):
+                    return None
+                self._index, self._stamp = open_index(self.backend, self.path), stamp
+            return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            index, self._index, self._stamp = self._index, None, None
+            index.close()
+

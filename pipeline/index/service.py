@@ -44,7 +44,7 @@ def approximate_plan(plan: QueryPlan) -> tuple[QueryPlan, QueryPlan] | None:
             terms.append(term)
             continue
         phrases = [term.phrase] + [tuple(index_tokens(alt)[1]) for alt in alts]
-        terms.append(replace(term, any_of=tuple(phrases)))
+        terms.append(replace(term, any_of=tuple(phrases), words=tuple(alts) if term.words else ()))
         spellings.extend(alts)
     if not spellings:
         return None
@@ -86,6 +86,8 @@ def search(
     ``total`` = exact + approximate matches (``approximate_total`` of them
     approximate) and, with ``facets``, page counts per value of fonds,
     village, year, category, retention and class_code over all matches.
+    When the exact hits fill the first window (offset 0), ``approximate_hits``
+    holds the best ``limit`` approximate ones, for a separate list below them.
     Above LARGE_RESULT exact matches, approximate ones are neither counted
     nor fetched (unless the window reaches past the exact hits), and above
     LARGE_RESULT matches in all, facets are empty.
@@ -104,14 +106,21 @@ def search(
     ranked = [(score, f, plan, False) for score, f in rows[:want]]
     huge = total > LARGE_RESULT and want <= total
     approx = approximate_plan(plan) if approximate and not plan.empty and not huge else None
-    approx_total = 0
+    approx_total, aside = 0, []
     if approx is not None:
         match, highlight = approx
         # Only as many approximate rows as the exact ones leave room for (rows holds every
         # exact match whenever there are fewer than ``want``).
         room = want - len(ranked)
-        approx_total, approx_rows = _fetch(index, match, clean, room, sort, exclude=plan)
-        ranked += [(score, f, highlight, True) for score, f in approx_rows[:room]]
+        # On the first window, full of exact hits, the best approximate ones are fetched
+        # anyway for their own list (``approximate_hits``): a misread page of a common name
+        # must not hide behind pages and pages of exact hits.
+        side = limit if offset == 0 and room <= 0 else 0
+        approx_total, approx_rows = _fetch(index, match, clean, max(room, side), sort, exclude=plan)
+        if side:
+            aside = [make_hit(score, f, highlight, approximate=True) for score, f in approx_rows[:side]]
+        else:
+            ranked += [(score, f, highlight, True) for score, f in approx_rows[:room]]
     small = total + approx_total <= LARGE_RESULT
     counts = index._facets(approx[0] if approx else plan, clean) if facets and small else {}
     return SearchResult(
@@ -121,4 +130,5 @@ def search(
         millis=(time.perf_counter() - started) * 1000,
         facets=counts,
         approximate_total=approx_total,
+        approximate_hits=aside,
     )

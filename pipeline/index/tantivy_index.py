@@ -18,7 +18,7 @@ import tantivy
 
 from ..domain import PageDocument
 from .analysis import QueryPlan, QueryTerm, page_streams
-from .base import FACET_FIELDS, SearchIndex, date_key, prepare_directory, sort_key, stored_fields
+from .base import FACET_FIELDS, WORD_BONUS, SearchIndex, date_key, prepare_directory, sort_key, stored_fields
 
 # 64 MB single-threaded writer: research §2 measured num_threads=1; the
 # machine is shared with OCR, which needs the cores more.
@@ -38,6 +38,7 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("sortkey", tokenizer_name="raw", index_option="basic", fast=True)
     sb.add_text_field("datekey", tokenizer_name="raw", index_option="basic", fast=True)
     sb.add_text_field("ids", tokenizer_name="whitespace", index_option="basic")
+    sb.add_text_field("words", tokenizer_name="whitespace", index_option="freq")
     # Unigrams are only term-queried: frequencies, no positions (smaller).
     sb.add_text_field("uni", tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field("bi", tokenizer_name="whitespace", index_option="position")
@@ -47,7 +48,7 @@ def _schema() -> tantivy.Schema:
 
 class TantivyIndex(SearchIndex):
     backend = "tantivy"
-    SCHEMA_VERSION = 2
+    SCHEMA_VERSION = 3
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -71,7 +72,7 @@ class TantivyIndex(SearchIndex):
         n = 0
         for doc in docs:
             writer = writer or self._w()
-            uni, bi, tails = page_streams(doc.title, doc.text)
+            streams = page_streams(doc.title, doc.text)
             tdoc = tantivy.Document()
             tdoc.add_integer("page_id", doc.page_id)
             tdoc.add_integer("item_id", doc.item_id)
@@ -83,9 +84,10 @@ class TantivyIndex(SearchIndex):
                     tdoc.add_text(name, value)
             tdoc.add_text("sortkey", sort_key(doc.archival_code, doc.page_no))
             tdoc.add_text("datekey", date_key(doc))
-            tdoc.add_text("uni", uni)
-            tdoc.add_text("bi", bi)
-            tdoc.add_text("ids", tails)
+            tdoc.add_text("uni", streams.uni)
+            tdoc.add_text("bi", streams.bi)
+            tdoc.add_text("ids", streams.ids)
+            tdoc.add_text("words", streams.words)
             tdoc.add_bytes("doc", json.dumps(stored_fields(doc), ensure_ascii=False).encode("utf-8"))
             # Upsert: the delete applies to everything added before it.
             writer.delete_documents_by_term("page_id", doc.page_id)
@@ -130,13 +132,21 @@ class TantivyIndex(SearchIndex):
         ]
         if term.id_tail:
             alternatives.append(tantivy.Query.term_query(schema, "ids", term.id_tail))
-        if term.id_pattern:
-            alternatives.append(tantivy.Query.regex_query(schema, "bi", term.id_pattern))
+        if term.id_key:
+            musts.append(tantivy.Query.term_query(schema, "ids", term.id_key))
+            if not term.id_key_exact:
+                musts.append(tantivy.Query.regex_query(schema, "bi", term.id_pattern))
         if len(alternatives) == 1:
             musts.append(alternatives[0])
         elif alternatives:
             musts.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in alternatives]))
-        return musts[0] if len(musts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in musts])
+        clauses = [(tantivy.Occur.Must, q) for q in musts]
+        if term.words:  # score only: the name (or a look-alike spelling) standing alone ranks first
+            alone = [tantivy.Query.term_query(schema, "words", w) for w in term.words]
+            word = alone[0] if len(alone) == 1 else tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, q) for q in alone])
+            clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(word, WORD_BONUS)))
+        return musts[0] if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
 
     def _query(self, plan: QueryPlan, filters: dict, exclude: QueryPlan | None = None) -> tantivy.Query:
         schema = self._schema

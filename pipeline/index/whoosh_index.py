@@ -32,7 +32,7 @@ with warnings.catch_warnings():
 
 from ..domain import PageDocument
 from .analysis import QueryPlan, QueryTerm, page_streams
-from .base import FACET_FIELDS, SearchIndex, date_key, prepare_directory, sort_key, stored_fields
+from .base import FACET_FIELDS, WORD_BONUS, SearchIndex, date_key, prepare_directory, sort_key, stored_fields
 
 WRITER_LIMIT_MB = 64
 LOCK_TIMEOUT_S = 30.0  # wait this long for another process's writer
@@ -54,6 +54,7 @@ def _schema() -> Schema:
         uni=TEXT(analyzer=tokens, phrase=False),
         bi=TEXT(analyzer=tokens, phrase=True),
         ids=TEXT(analyzer=tokens, phrase=False),
+        words=TEXT(analyzer=tokens, phrase=False),
         doc=STORED,
     )
 
@@ -64,7 +65,7 @@ def _looks_like_whoosh(path: Path) -> bool:
 
 class WhooshIndex(SearchIndex):
     backend = "whoosh"
-    SCHEMA_VERSION = 2
+    SCHEMA_VERSION = 3
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -99,7 +100,7 @@ class WhooshIndex(SearchIndex):
                 for item_id in sorted(self._deleted_items):
                     writer.delete_by_term("item_id", str(item_id))
                 for doc in self._pending.values():
-                    uni, bi, tails = page_streams(doc.title, doc.text)
+                    streams = page_streams(doc.title, doc.text)
                     writer.update_document(
                         page_id=str(doc.page_id),
                         item_id=str(doc.item_id),
@@ -111,9 +112,10 @@ class WhooshIndex(SearchIndex):
                         class_code=doc.class_code or None,
                         sortkey=sort_key(doc.archival_code, doc.page_no),
                         datekey=date_key(doc),
-                        uni=uni,
-                        bi=bi,
-                        ids=tails,
+                        uni=streams.uni,
+                        bi=streams.bi,
+                        ids=streams.ids,
+                        words=streams.words,
                         doc=stored_fields(doc),
                     )
             except BaseException:
@@ -161,12 +163,18 @@ class WhooshIndex(SearchIndex):
         ]
         if term.id_tail:
             alternatives.append(wq.Term("ids", term.id_tail))
-        if term.id_pattern:
-            alternatives.append(wq.Regex("bi", term.id_pattern + "$"))  # re.match: anchor the end
         musts: list[wq.Query] = [wq.Term("uni", u) for u in term.unigrams]
+        if term.id_key:
+            musts.append(wq.Term("ids", term.id_key))
+            if not term.id_key_exact:
+                musts.append(wq.Regex("bi", term.id_pattern + "$"))  # re.match: anchor the end
         if alternatives:
             musts.append(wq.Or(alternatives) if len(alternatives) > 1 else alternatives[0])
-        return wq.And(musts) if len(musts) > 1 else musts[0]
+        query = wq.And(musts) if len(musts) > 1 else musts[0]
+        if term.words:  # score only: the name (or a look-alike spelling) standing alone ranks first
+            alone = wq.Or([wq.Term("words", w) for w in term.words])
+            query = wq.AndMaybe(query, wq.ConstantScoreQuery(alone, WORD_BONUS))
+        return query
 
     def _query(self, plan: QueryPlan, exclude: QueryPlan | None = None) -> wq.Query:
         clauses = [self._term_query(t) for t in plan.terms]

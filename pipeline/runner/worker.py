@@ -157,14 +157,15 @@ class ItemProcessor:
                 "pages": archived.page_count, "seconds": round(time.monotonic() - started, 2)})
 
 
-def set_parent_death_signal() -> None:
-    """Die with the parent: an orphaned worker must not keep writing after a crash."""
+def set_parent_death_signal(signum: int | None = None) -> None:
+    """Die with the parent (SIGKILL unless told otherwise): an orphaned worker must not keep
+    writing after a crash."""
     try:
         import ctypes
         import signal
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signum or signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux
         pass
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_READ_ONLY = "dangan_read_only"  # execution option of Database.reading's connections
 
 
 def make_engine(url: str) -> Engine:
@@ -36,7 +37,8 @@ def make_engine(url: str) -> Engine:
     def _on_begin(conn) -> None:  # pragma: no cover - trivial
         # Take the write lock up front: several worker processes write, and a
         # deferred transaction that later upgrades to a writer can deadlock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions (Database.reading) need no lock: WAL readers run beside the writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -60,11 +62,22 @@ class Database:
         if upgrade:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool and event listeners; its connections carry the read-only option.
+        self._read_sessions = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed when the block ends, rolled back on error."""
         with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction. On SQLite it does not take the write lock, so the clerks'
+        many small reads (session check, user, page) do not queue behind each other or behind
+        the pipeline's writes. Never write in it: a deferred SQLite transaction that turns
+        into a writer can fail with "database is locked"."""
+        with self._read_sessions.begin() as session:
             yield session
 
     def dispose(self) -> None:

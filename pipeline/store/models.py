@@ -362,3 +362,19 @@ class AccessRegisterEntry(Base):
     pages_copied: Mapped[int] = mapped_column(Integer, default=0)
     approved_by: Mapped[str | None] = mapped_column(String(64))
     remarks: Mapped[str | None] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A signed-in browser. Only the SHA-256 of the session id is stored: the catalog (or a
+    backup of it) does not hold anything that could be replayed as a cookie."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_web_sessions_token"),
+                      Index("ix_web_sessions_user", "username"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,25 +8,55 @@ templates autoescape everything, and highlight marks are added only after escapi
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from pipeline import __version__
 from pipeline.archive.desk import FilingDesk
-from pipeline.config import Settings
-from pipeline.store import Catalog, Database
+from pipeline.config import Settings, load_settings
+from pipeline.index import SharedIndex
 from pipeline.index.snippets import mask_private_numbers
-from pipeline.store.access import ID_TYPES, PROOFS, RELATIONS, USES, Access, AccessError, can, permissions_of
+from pipeline.store import Catalog, Database
+from pipeline.store.access import (
+    ID_TYPES,
+    PROOFS,
+    RELATIONS,
+    ROLES,
+    USES,
+    Access,
+    AccessError,
+    can,
+    permissions_of,
+    roles_of,
+)
 from pipeline.store.models import utcnow
 from pipeline.web.security import COOKIE, SESSION_SECONDS, LoginThrottle, SessionCodec, csrf_ok, load_secret
-from pipeline.web.viewer import load_page, page_geometry, print_pdf, watermark_text
+from pipeline.web.viewer import (
+    load_page,
+    page_geometry,
+    print_pdf,
+    sensitive_items,
+    thumbnail,
+    watermark_text,
+)
 
 HERE = Path(__file__).parent
 PUBLIC = ("/login", "/static/")
@@ -35,14 +65,79 @@ SECURITY_HEADERS = {
                                "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on our own
+    # forms, and the sign-in form's Origin check (same_origin) could not tell them from a forgery.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # pages carry personal data: never kept by a shared browser
 }
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request came from another site, or hides where it came
+    from ("null"). No Origin header at all: a non-browser client or an old browser, nothing to check."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 def highlight(snippet: str) -> Markup:
     """Escape OCR text, then turn the index's 【】 marks into <mark>."""
     return Markup(str(escape(snippet)).replace("【", "<mark>").replace("】", "</mark>"))
+
+
+ROLE_NAMES = {"operator": "录入", "clerk": "查档接待", "reviewer": "审核", "admin": "管理"}
+PER_PAGE = 20  # search results per page
+# Filters offered as facets, in the order shown (class_code = document type, 类目).
+FACETS = (("village", "村"), ("year", "年度"), ("class_code", "类目"), ("fonds", "全宗"), ("category", "门类"),
+          ("retention", "保管期限"))
+TEXT_FILTERS = ("village", "fonds", "category", "retention", "class_code")
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """The query, filters and sort: what travels from the result list to the viewer and back,
+    so that 上一处/下一处命中 can run the same search again."""
+
+    q: str = ""
+    year_from: str = ""
+    year_to: str = ""
+    village: str = ""
+    fonds: str = ""
+    category: str = ""
+    retention: str = ""
+    class_code: str = ""
+    sort: str = "relevance"
+
+    @classmethod
+    def of(cls, params: Mapping[str, str]) -> SearchForm:
+        values = {f.name: (params.get(f.name) or "").strip() for f in fields(cls)}
+        values["sort"] = "date" if values["sort"] == "date" else "relevance"
+        return cls(**values)
+
+    def filters(self) -> dict:
+        """For pipeline.index.search; empty fields and non-numeric years are no filter, not an error."""
+        found = {"year_from": _int(self.year_from), "year_to": _int(self.year_to),
+                 **{k: getattr(self, k) for k in TEXT_FILTERS}}
+        return {k: v for k, v in found.items() if v not in (None, "")}
+
+    def chosen(self, reg: str, names: Mapping[str, str]) -> list[tuple[str, str, str]]:
+        """(label, value, query without it) of each filter set, for the 筛选 line's remove links."""
+        out = []
+        if self.year_from or self.year_to:
+            out.append(("年度", f"{self.year_from or '…'}–{self.year_to or '…'}",
+                        self.query(year_from="", year_to="", reg=reg)))
+        for name, label in FACETS:
+            if name in TEXT_FILTERS and getattr(self, name):
+                value = getattr(self, name)
+                out.append((label, names.get(value, value) if name == "class_code" else value,
+                            self.query(**{name: "", "reg": reg})))
+        return out
+
+    def query(self, **extra) -> str:
+        """This form as a URL query string (empty fields left out), with ``extra`` fields."""
+        pairs = {**asdict(self), **extra}
+        if pairs.get("sort") == "relevance":
+            del pairs["sort"]  # the default: shorter links
+        return urlencode({k: v for k, v in pairs.items() if v not in (None, "")})
 
 
 REGISTER_LISTS = {"id_types": ID_TYPES, "relations": RELATIONS, "proofs": PROOFS, "uses": USES}
@@ -75,6 +170,9 @@ def create_app(settings: Settings) -> FastAPI:
     catalog = Catalog(db)
     desk = FilingDesk(settings, db)  # the filing scheme is loaded once, not per request
     codec = SessionCodec(load_secret(settings.home))
+    thumbs = settings.home / "web" / "thumbs"
+    shared_index = SharedIndex(settings.index.backend, settings.index_dir)
+    class_names = {code: c.name for code, c in desk.store.taxonomy.classes.items()}
     throttle = LoginThrottle()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["highlight"] = highlight
@@ -87,6 +185,10 @@ def create_app(settings: Settings) -> FastAPI:
             form = await request.form()
             if not csrf_ok(request.state.session, form.get("csrf")):
                 raise CsrfRefused()
+        elif request.method == "POST" and not same_origin(request):
+            # Sign-in has no session to hold a token yet: a form posted from another site (login
+            # CSRF, signing the clerk into someone else's account) is refused by its Origin.
+            raise CsrfRefused()
 
     app = FastAPI(title="dangan", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(csrf_guard)])
@@ -107,27 +209,38 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
-        return _secure(Response("请求无效（CSRF）", status_code=403))
+        return _secure(PlainTextResponse("请求无效（CSRF）", status_code=403))
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> HTMLResponse:
         return page(request, "error.html", 403, message="您没有权限访问此页面。")
 
+    def signed_in(cookie: str | None):
+        """(user, session) of a session cookie, or (None, None): revoked, expired, idle, disabled."""
+        session = codec.read(cookie)
+        username = access.sessions.check(session.id) if session else None
+        user = access.users.get(username) if username else None
+        return (user, session) if user is not None and user.active else (None, None)
+
     @app.middleware("http")
     async def authenticate(request: Request, call_next) -> Response:
+        started = time.perf_counter()
         path = request.url.path
         request.state.user = request.state.session = None
         if not path.startswith(PUBLIC):
-            session = codec.read(request.cookies.get(COOKIE))
-            user = access.users.get(session.username) if session else None
-            if user is None or not user.active:
+            # Catalog reads: in the thread pool, never on the event loop every request shares.
+            user, session = await run_in_threadpool(signed_in, request.cookies.get(COOKIE))
+            if user is None:
                 if request.method == "GET":
                     response: Response = RedirectResponse("/login", status_code=303)
                 else:
-                    response = Response("请先登录", status_code=401)
+                    response = PlainTextResponse("请先登录", status_code=401)
                 return _secure(response)
             request.state.user, request.state.session = user, session
-        return _secure(await call_next(request))
+        response = _secure(await call_next(request))
+        # The server's own time for the request (browser dev tools and the load bench read it).
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> HTMLResponse:
@@ -142,9 +255,9 @@ def create_app(settings: Settings) -> FastAPI:
         if user is None:
             throttle.failed(client)
             return page(request, "login.html", 401, error="用户名或密码错误，或账户已锁定。")
-        cookie, _session = codec.issue(user.username)
+        cookie, _session = codec.issue(access.sessions.open(user.username))
         access.audit.append(user.username, "login", detail={"client": client})
-        response = RedirectResponse("/search", status_code=303)
+        response = RedirectResponse("/", status_code=303)  # each role to its own first page
         response.set_cookie(COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
         return response
@@ -152,6 +265,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/logout")
     def logout(request: Request) -> Response:
         access.audit.append(request.state.user.username, "logout")
+        access.sessions.revoke(request.state.session.id)  # the cookie, if kept somewhere, is now worthless
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -160,32 +274,54 @@ def create_app(settings: Settings) -> FastAPI:
     def home(request: Request) -> Response:
         return RedirectResponse("/search" if can(request.state.user, "search") else "/status", status_code=303)
 
+    def run_search(user, form: SearchForm, offset: int, limit: int, **detail):
+        """(result, problem): the search, audited like every search, or why it could not run."""
+        from pipeline.index import search as search_index
+
+        index = shared_index.get()
+        if index is None:
+            return None, "检索索引尚未建立或需要重建，请联系管理员。"
+        filters = form.filters()
+        result = search_index(index, form.q, filters=filters or None, sort=form.sort, limit=limit, offset=offset)
+        shown = result.hits + result.approximate_hits
+        access.audit.append(user.username, "search", query=form.q, items=sorted({h.item_id for h in shown}),
+                            detail={"filters": filters, "sort": form.sort, "total": result.total,
+                                    "offset": offset, **detail})
+        return result, None
+
     @app.get("/search", response_class=HTMLResponse)
-    def search(request: Request, q: str = "", year_from: str = "", year_to: str = "", village: str = "",
-               class_code: str = "", sort: str = "relevance") -> Response:
+    def search(request: Request, offset: int = 0, reg: str = "") -> Response:
         from pipeline.archive.labels import parse_label_payload
-        from pipeline.index import needs_rebuild, open_index
-        from pipeline.index import search as run_search
 
         user = need(request, "search")
-        if (token := parse_label_payload(q.strip())) is not None:  # a box label scanned into the search box
+        form = SearchForm.of(request.query_params)
+        if (token := parse_label_payload(form.q)) is not None:  # a box label scanned into the search box
             return RedirectResponse(f"/v/{token}", status_code=303)
-        result, problem = None, None
-        # Empty form fields arrive as "": no filter, not an error.
-        filters = {k: v for k, v in (("year_from", _int(year_from)), ("year_to", _int(year_to)),
-                                     ("village", village.strip() or None),
-                                     ("class_code", class_code.strip() or None)) if v is not None}
-        if q.strip():
-            if needs_rebuild(settings.index.backend, settings.index_dir):
-                problem = "检索索引尚未建立或需要重建，请联系管理员。"
-            else:
-                with open_index(settings.index.backend, settings.index_dir) as index:
-                    result = run_search(index, q, filters=filters or None,
-                                        sort="date" if sort == "date" else "relevance", limit=20)
-                access.audit.append(user.username, "search", query=q, items=sorted({h.item_id for h in result.hits}),
-                                    detail={"filters": filters, "sort": sort, "total": result.total})
-        return page(request, "search.html", q=q, year_from=year_from, year_to=year_to, village=village,
-                    class_code=class_code, sort=sort, result=result, problem=problem)
+        result, problem, locked = None, None, set()
+        offset = max(offset, 0)
+        if form.q:
+            result, problem = run_search(user, form, offset, PER_PAGE)
+        if result is not None and visit(request, reg) is None:
+            # No thumbnail of a file holding personal data before the visit is registered.
+            locked = sensitive_items(db, {h.item_id for h in result.hits + result.approximate_hits})
+        return page(request, "search.html", form=form, result=result, problem=problem, offset=offset,
+                    per_page=PER_PAGE, reg=reg if visit(request, reg) else "", locked=locked, facets=FACETS,
+                    class_names=class_names)
+
+    @app.get("/hit")
+    def hit(request: Request, n: int = 1, reg: str = "") -> Response:
+        """The n-th hit (1-based) of a search, for 上一处/下一处命中 in the viewer: the search runs
+        again (and is audited again) rather than trusting a list of pages kept in the browser."""
+        user = need(request, "search")
+        form = SearchForm.of(request.query_params)
+        if not form.q or n < 1:
+            return RedirectResponse(f"/search?{form.query(reg=reg)}", status_code=303)
+        result, problem = run_search(user, form, n - 1, 1, hit=n)
+        if result is None or not result.hits:
+            return page(request, "error.html", 404, message=problem or f"没有第 {n} 处命中。")
+        h = result.hits[0]
+        return RedirectResponse(f"/view/{h.item_id}/{h.page_no}?{form.query(n=n, of=result.total, reg=reg)}",
+                                status_code=303)
 
     # ── 查档登记, viewer, print ──────────────────────────────────
 
@@ -221,55 +357,84 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse(f"{target}{'&' if '?' in target else '?'}reg={entry.register_number}",
                                 status_code=303)
 
-    def viewable(request: Request, item_id: int, page_no: int, q: str, reg: str | None):
+    def viewable(request: Request, item_id: int, page_no: int, reg: str | None):
         user = need(request, "view")
         view = load_page(db, item_id, page_no)
         if view is None:
-            return user, None, None, Response("没有这一页", status_code=404)
+            return user, None, None, PlainTextResponse("没有这一页", status_code=404)
         entry = visit(request, reg)
         if view.item.sensitive and entry is None:  # 查档登记 before a sensitive file is opened
-            back = f"/view/{item_id}/{page_no}?q={quote(q)}"
+            # Back to the viewer with the search context (query, filters, hit number); the 登记号 is added.
+            context = urlencode([(k, v) for k, v in parse_qsl(request.url.query) if k != "reg"])
+            back = f"/view/{item_id}/{page_no}?{context}"
             return user, view, None, RedirectResponse(f"/register/new?next={quote(back)}", status_code=303)
         return user, view, entry, None
 
     @app.get("/view/{item_id}/{page_no}", response_class=HTMLResponse)
-    def view(request: Request, item_id: int, page_no: int, q: str = "", reg: str | None = None) -> Response:
-        user, view, entry, refusal = viewable(request, item_id, page_no, q, reg)
+    def view(request: Request, item_id: int, page_no: int, reg: str | None = None, n: int = 0,
+             of: int = 0) -> Response:
+        user, view, entry, refusal = viewable(request, item_id, page_no, reg)
         if refusal:
             return refusal
+        form = SearchForm.of(request.query_params)
         code = view.item.archival_code or f"item-{item_id}"
-        access.audit.append(user.username, "view", query=q or None, items=[code],
+        access.audit.append(user.username, "view", query=form.q or None, items=[code],
                             detail={"page": page_no, "register": entry.register_number if entry else None})
         if entry:
             access.register.complete(entry.register_number, by=user.username, items=[code])
         text = view.page.ocr_text or ""
         volume = desk.store.volume(str(view.item.volume_id)) if view.item.volume_id else None
-        return page(request, "view.html", v=view, g=page_geometry(view.page, q), q=q,
-                    reg=entry.register_number if entry else "",
+        reg = entry.register_number if entry else ""
+        # n / of: this page's place among the search's hits (of = their number when the list was shown).
+        hits = {"n": n, "of": of,
+                "prev": f"/hit?{form.query(n=n - 1, reg=reg)}" if form.q and n > 1 else None,
+                "next": f"/hit?{form.query(n=n + 1, reg=reg)}" if form.q and 0 < n < of else None}
+        return page(request, "view.html", v=view, g=page_geometry(view.page, form.q), q=form.q, form=form,
+                    reg=reg, hits=hits, here=form.query(n=n or None, of=of or None, reg=reg),
                     text=text if entry else mask_snippet(text), volume=volume)
 
     @app.get("/image/{item_id}/{page_no}")
     def image(request: Request, item_id: int, page_no: int, reg: str | None = None) -> Response:
-        user, view, entry, refusal = viewable(request, item_id, page_no, "", reg)
+        user, view, entry, refusal = viewable(request, item_id, page_no, reg)
         if refusal:
             return refusal
         path = Path(view.page.working_path or "")
         if not path.is_file():
-            return Response("图像不存在", status_code=404)
+            return PlainTextResponse("图像不存在", status_code=404)
         access.audit.append(user.username, "view-image", items=[view.item.archival_code or f"item-{item_id}"],
                             detail={"page": page_no})
         return FileResponse(path)
 
+    @app.get("/thumb/{item_id}/{page_no}")
+    def thumb(request: Request, item_id: int, page_no: int, reg: str | None = None) -> Response:
+        """A 160-pixel-wide JPEG for the result list. Not audited as a view: at that size a page
+        cannot be read, and the search that listed it is in the audit log with its items. Files
+        holding personal data get none before a 查档登记 (the list shows 需登记后查看 instead)."""
+        need(request, "view")
+        view = load_page(db, item_id, page_no)
+        if view is None:
+            return PlainTextResponse("没有这一页", status_code=404)
+        if view.item.sensitive and visit(request, reg) is None:
+            return PlainTextResponse("需登记后查看", status_code=403)
+        path = thumbnail(Path(view.page.working_path or ""), thumbs)
+        if path is None:
+            return PlainTextResponse("图像不存在", status_code=404)
+        return FileResponse(path, media_type="image/jpeg")
+
     @app.post("/print")
-    def print_pages(request: Request, item_id: int = Form(...), pages: list[int] = Form(...),
+    def print_pages(request: Request, item_id: int = Form(...), pages: list[int] = Form([]),
                     reg: str = Form("")) -> Response:
         user = need(request, "print")
+        pages = sorted(set(pages))  # the ticked pages, in page order, each once
         entry = visit(request, reg)
         if entry is None:  # printing anything needs the visit registered
-            return RedirectResponse(f"/register/new?next={quote(f'/view/{item_id}/{pages[0]}')}", status_code=303)
+            first = pages[0] if pages else 1
+            return RedirectResponse(f"/register/new?next={quote(f'/view/{item_id}/{first}')}", status_code=303)
+        if not pages:
+            return page(request, "error.html", 422, message="请至少选择一页再打印。")
         views = [load_page(db, item_id, n) for n in pages]
         if any(v is None or not Path(v.page.working_path or "").is_file() for v in views):
-            return Response("没有这一页", status_code=404)
+            return PlainTextResponse("没有这一页", status_code=404)
         code = views[0].item.archival_code or f"item-{item_id}"
         data = print_pdf([Path(v.page.working_path) for v in views],
                          watermark_text(user.display_name or user.username, entry.register_number, datetime.now()))
@@ -285,6 +450,17 @@ def create_app(settings: Settings) -> FastAPI:
         need(request, "status")
         return page(request, "status.html", st=catalog.status(), flagged=catalog.flagged_pages(),
                     failed=catalog.failed_items(), quarantine=catalog.recent_quarantine())
+
+    @app.get("/status.json")
+    def status_json(request: Request) -> Response:
+        """The counters of /status, polled by its page every few seconds (live status)."""
+        need(request, "status")
+        st = catalog.status()
+        return JSONResponse({"queue": st.queue_depth, "done": st.by_state.get("done", 0),
+                             "failed": st.by_state.get("failed", 0), "quarantined": st.quarantined,
+                             "pages_done": st.pages_done, "pages_per_minute": round(st.pages_per_minute, 1),
+                             "review_pending": st.review_pending, "pre_volumes": st.pre_volumes,
+                             "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     @app.post("/retry/{item_id}")
     def retry(request: Request, item_id: int) -> Response:
@@ -351,12 +527,63 @@ def create_app(settings: Settings) -> FastAPI:
                                                  + quote("查档登记.xlsx")},
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
+    # ── user management (admin) ────────────────────────────────
+    # Every change goes through UserStore, which writes its audit entry ("admin", op user-…)
+    # in the same transaction as the change: both are committed, or neither.
+
+    def users_page(request: Request, status_code: int = 200, error: str | None = None) -> HTMLResponse:
+        return page(request, "users.html", status_code, users=access.users.list(), roles=ROLES,
+                    role_names=ROLE_NAMES, roles_of=roles_of, error=error)
+
+    def admin_act(request: Request, act) -> Response:
+        user = need(request, "users")
+        try:
+            act(user.username)
+        except AccessError as exc:
+            return users_page(request, 422, f"操作未完成：{exc}")
+        return RedirectResponse("/admin/users", status_code=303)
+
     @app.get("/admin/users", response_class=HTMLResponse)
     def users(request: Request) -> HTMLResponse:
         need(request, "users")
-        return page(request, "users.html", users=access.users.list())
+        return users_page(request)
+
+    @app.post("/admin/users")
+    def user_create(request: Request, username: str = Form(...), password: str = Form(...),
+                    display_name: str = Form(""), roles: list[str] = Form([])) -> Response:
+        return admin_act(request, lambda by: access.users.create(
+            username.strip(), password, roles, by=by, display_name=display_name.strip() or None))
+
+    @app.post("/admin/users/{username}/roles")
+    def user_roles(request: Request, username: str, roles: list[str] = Form([])) -> Response:
+        def act(by: str) -> None:
+            if username == by and "admin" not in roles:  # nobody left to undo it
+                raise AccessError("不能取消自己的管理员角色")
+            access.users.set_roles(username, roles, by=by)
+        return admin_act(request, act)
+
+    @app.post("/admin/users/{username}/active")
+    def user_active(request: Request, username: str, active: str = Form(...)) -> Response:
+        def act(by: str) -> None:
+            if active == "1":
+                access.users.activate(username, by=by)
+            elif username == by:
+                raise AccessError("不能停用自己的账户")
+            else:
+                access.users.deactivate(username, by=by)
+        return admin_act(request, act)
+
+    @app.post("/admin/users/{username}/password")
+    def user_password(request: Request, username: str, password: str = Form(...)) -> Response:
+        return admin_act(request, lambda by: access.users.set_password(username, password, by=by))
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for settings from the environment and config file: what each of several
+    uvicorn worker processes builds for itself (``dangan web --workers N``)."""
+    return create_app(load_settings())
 
 
 def _secure(response: Response) -> Response:

@@ -1,8 +1,11 @@
 """Sessions, CSRF and login throttling for the clerks' web UI.
 
-* Session: a signed, time-limited cookie (itsdangerous) holding only the username, the
-  session's CSRF token and when it was issued. The user is re-read from the catalog on every
-  request, so disabling an account or changing its roles takes effect at once.
+* Session: a signed, time-limited cookie (itsdangerous) holding a random session id and the
+  session's CSRF token. The session itself lives in the catalog
+  (:class:`pipeline.store.access.SessionStore`, only the id's SHA-256 stored) and is checked on
+  every request: signing out, disabling the account or a new password revoke it at once, and
+  it ends after 8 hours, or after 30 minutes without a request (a terminal left signed in at a
+  public archive window). The user is re-read on every request too, so role changes apply at once.
 * CSRF: every state-changing request carries the session's token in a form field; a missing
   or different token is refused (403) before the handler runs.
 * Login throttling per client address, on top of the per-account lockout in the catalog
@@ -23,8 +26,10 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from pipeline.store.access import SESSION_MAX_AGE
+
 COOKIE = "dangan_session"
-SESSION_SECONDS = 8 * 3600  # one working day at the window
+SESSION_SECONDS = int(SESSION_MAX_AGE.total_seconds())  # one working day at the window
 SECRET_FILE = Path("web") / "session.key"
 
 
@@ -43,7 +48,7 @@ def load_secret(home: Path) -> bytes:
 
 @dataclass(frozen=True)
 class Session:
-    username: str
+    id: str  # looked up (by its hash) in the catalog's web_sessions
     csrf: str
 
 
@@ -51,9 +56,9 @@ class SessionCodec:
     def __init__(self, secret: bytes) -> None:
         self._s = URLSafeTimedSerializer(secret, salt="dangan-session")
 
-    def issue(self, username: str) -> tuple[str, Session]:
-        session = Session(username, secrets.token_urlsafe(24))
-        return self._s.dumps({"u": session.username, "c": session.csrf}), session
+    def issue(self, session_id: str) -> tuple[str, Session]:
+        session = Session(session_id, secrets.token_urlsafe(24))
+        return self._s.dumps({"i": session.id, "c": session.csrf}), session
 
     def read(self, cookie: str | None) -> Session | None:
         if not cookie:
@@ -62,7 +67,9 @@ class SessionCodec:
             data = self._s.loads(cookie, max_age=SESSION_SECONDS)
         except (BadSignature, SignatureExpired):
             return None
-        return Session(str(data["u"]), str(data["c"]))
+        if not isinstance(data, dict) or "i" not in data:  # a cookie from before server-side sessions
+            return None
+        return Session(str(data["i"]), str(data["c"]))
 
 
 def csrf_ok(session: Session, token: str | None) -> bool:

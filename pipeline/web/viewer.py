@@ -6,8 +6,12 @@ image), never from a path in the request, so no request can name a file outside 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +39,7 @@ class PageGeometry:
 
 
 def load_page(db: Database, item_id: int, page_no: int) -> PageView | None:
-    with db.session() as s:
+    with db.reading() as s:
         row = s.execute(select(Item, Page).join(Page, Page.item_id == Item.id)
                         .where(Item.id == item_id, Page.page_no == page_no)).first()
         if row is None:
@@ -45,6 +49,54 @@ def load_page(db: Database, item_id: int, page_no: int) -> PageView | None:
         s.expunge(item)
         s.expunge(page)
     return PageView(item, page, pages)
+
+
+def sensitive_items(db: Database, item_ids: Iterable[int]) -> set[int]:
+    """Which of ``item_ids`` hold personal information (shown only after a 查档登记)."""
+    ids = set(item_ids)
+    if not ids:
+        return set()
+    with db.reading() as s:
+        return set(s.scalars(select(Item.id).where(Item.id.in_(ids), Item.sensitive.is_not(None),
+                                                   Item.sensitive != "")))
+
+
+THUMB_WIDTH = 160
+
+
+def thumbnail(image: Path, cache: Path, width: int = THUMB_WIDTH) -> Path | None:
+    """A small JPEG of a page image, made on first request and kept under ``cache``.
+
+    Named after the image's path, size and mtime: a page processed again gets a new thumbnail.
+    None when the image is missing or unreadable.
+    """
+    from PIL import Image
+
+    try:
+        st = image.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{image}|{st.st_size}|{st.st_mtime_ns}|{width}".encode()).hexdigest()[:32]
+    out = cache / key[:2] / f"{key}.jpg"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        with Image.open(image) as im:
+            im.draft("RGB", (width, width * 4))  # JPEG pages decode at reduced size: much faster
+            small = im.convert("L" if im.mode in ("1", "L", "I", "I;16") else "RGB")
+            small.thumbnail((width, width * 4))
+    except (OSError, ValueError):
+        return None
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            small.save(fh, "JPEG", quality=70, optimize=True)
+        os.replace(tmp, out)  # two requests at once: both write, one wins, neither reads half a file
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return out
 
 
 def page_geometry(page: Page, query: str) -> PageGeometry:
@@ -84,6 +136,7 @@ def print_pdf(images: list[Path], watermark: str) -> bytes:
     from pipeline.archive.volume_pdf import new_document
 
     pdf = new_document()
+    pdf.set_auto_page_break(False)  # the footer line sits in the bottom margin: no blank page after each
     for image in images:
         pdf.add_page()
         pdf.image(str(image), x=0, y=0, w=210, h=297, keep_aspect_ratio=True)
