@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline import __version__
-from pipeline.cli_common import _logging, _progress, _settings, console, err
+from pipeline.cli_common import _logging, _progress, _settings, console, err, shown
 from pipeline.config import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="dangan: scanner inbox → Chinese OCR → PDF/A → search")
@@ -117,6 +118,7 @@ def ingest(
 ) -> None:
     """Ingest files once, without moving them. Processes them here unless a service runs."""
     from pipeline.ingest.intake import Intake
+    from pipeline.ingest.names import readable_name
     from pipeline.ingest.probe import BadInput
     from pipeline.runner import Service, ServiceBusy
     from pipeline.store import Database, Item, ItemState
@@ -138,11 +140,11 @@ def ingest(
             checked = intake.check(path)
         except BadInput as exc:
             r = intake.quarantine(path, exc.reason, root=path.parent, remove=False)
-            err.print(f"[yellow]quarantined[/yellow] {path}: {r.message}")
+            err.print("[yellow]quarantined[/yellow] " + escape(f"{shown(readable_name(str(path)))}: {shown(r.message)}"))
             quarantined += 1
             continue
         r = intake.take(path, checked, root=path.parent, remove=False)
-        console.print(f"{r.outcome:10} {r.entry} (item {r.item_id})")
+        console.print(escape(f"{r.outcome:10} {shown(r.entry)} (item {r.item_id})"))
         if r.item_id is not None:
             item_ids.append(r.item_id)
     if not item_ids:
@@ -191,7 +193,7 @@ def search(
     category: Optional[str] = typer.Option(None, "--category"),
 ) -> None:
     """Full-text search over every indexed page. ID numbers are masked in snippets."""
-    from pipeline.index import needs_rebuild, open_index
+    from pipeline.index import IndexDamaged, needs_rebuild, open_index
     from pipeline.index import search as search_pages
 
     s = _settings()
@@ -201,11 +203,15 @@ def search(
         err.print(f"the {s.index.backend} search index at {s.index_dir} is missing or out of date: "
                   "start `dangan watch` (it rebuilds on start) or run `dangan index rebuild`")
         raise typer.Exit(3)
-    index = open_index(s.index.backend, s.index_dir)
     try:
-        result = search_pages(index, query, limit=limit, filters=filters or None)
-    finally:
-        index.close()
+        index = open_index(s.index.backend, s.index_dir)
+        try:
+            result = search_pages(index, query, limit=limit, filters=filters or None)
+        finally:
+            index.close()
+    except IndexDamaged as exc:
+        err.print(str(exc), markup=False, highlight=False)  # engine text may hold [brackets]
+        raise typer.Exit(3)
     if as_json:
         payload = {
             "query": result.query,
@@ -229,7 +235,8 @@ def search(
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Queue depth, done, failed, quarantined, throughput."""
+    """Queue depth, done, failed, quarantined, throughput; inbox files waiting or ignored, and
+    whether intake is paused for disk space (as the running service last reported)."""
     from pipeline.runner import ProcessorLock
     from pipeline.store import Catalog, Database, ItemState, QuarantinedFile
     from sqlalchemy import select
@@ -243,6 +250,8 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         recent_q = sess.execute(
             select(QuarantinedFile.original_name, QuarantinedFile.reason)
             .order_by(QuarantinedFile.id.desc()).limit(5)).all()
+    published = catalog.published(f"inbox@{s.ingest.station}") if running else None
+    inbox = published[0] if published else {}
     data = {
         "service_running": running,
         "queued": st.by_state.get(ItemState.QUEUED, 0),
@@ -255,9 +264,14 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         "pages_per_minute": round(st.pages_per_minute, 2),
         "review_pending": st.review_pending,
         "pre_volumes": st.pre_volumes,
-        "recent_quarantine": [{"entry": n, "reason": r} for n, r in recent_q],
+        "recent_quarantine": [{"entry": shown(n), "reason": shown(r)} for n, r in recent_q],
+        "paused": inbox.get("paused"),  # why intake and workers wait (disk space), or null
+        "inbox_waiting": [{"entry": shown(w["entry"]), "reason": shown(w["reason"])}
+                          for w in inbox.get("waiting", [])],
+        "inbox_ignored": [{"entry": shown(w["entry"]), "reason": w["reason"]} for w in inbox.get("ignored", [])],
+        "inbox_ignored_count": inbox.get("ignored_count", 0),
         "quality_flags": st.quality,
-        "recent_flagged_pages": [{"item": code, "page": page_no, "flags": flags.split()}
+        "recent_flagged_pages": [{"item": shown(code), "page": page_no, "flags": flags.split()}
                                  for code, page_no, flags in catalog.flagged_pages()],
     }
     if as_json:
@@ -270,12 +284,18 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
                 "quarantined", "pages_searchable", "pages_per_minute", "review_pending", "pre_volumes"):
         table.add_row(key.replace("_", " "), str(data[key]))
     console.print(table)
+    if data["paused"]:
+        console.print(f"[red]paused[/red] {data['paused']}", markup=True, highlight=False)
+    for w in data["inbox_waiting"]:
+        console.print("[yellow]waiting[/yellow] " + escape(f"{w['entry']}: {w['reason']}"))
+    for w in data["inbox_ignored"]:
+        console.print("[yellow]ignored[/yellow] " + escape(f"{w['entry']}: {w['reason']}"))
     for q in data["recent_quarantine"]:
-        console.print(f"[yellow]quarantined[/yellow] {q['entry']}: {q['reason']}")
+        console.print("[yellow]quarantined[/yellow] " + escape(f"{q['entry']}: {q['reason']}"))
     if st.quality:
         console.print("pages flagged: " + ", ".join(f"{flag} {n}" for flag, n in st.quality.items()))
     for f in data["recent_flagged_pages"]:
-        console.print(f"[yellow]flagged[/yellow] {f['item']} p{f['page']}: {' '.join(f['flags'])}")
+        console.print("[yellow]flagged[/yellow] " + escape(f"{f['item']} p{f['page']}: {' '.join(f['flags'])}"))
 
 
 @app.command()
@@ -333,6 +353,7 @@ def _exclusive(s: Settings) -> Iterator[None]:
 @index_app.command("rebuild")
 def index_rebuild() -> None:
     """Recreate the search index from the catalog (the index is only a cache)."""
+    from pipeline.index import IndexDirectoryError
     from pipeline.runner.indexer import Indexer
     from pipeline.store import Catalog, Database, ItemState
 
@@ -341,9 +362,18 @@ def index_rebuild() -> None:
         catalog = Catalog(Database(s.db_url))
         total = catalog.count_pages(ItemState.DONE) + catalog.count_pages(ItemState.ARCHIVED)
         task = progress.add_task("rebuild", total=total)
-        indexer = Indexer(s, catalog, rebuild_if_stale=False)
-        n = indexer.rebuild(progress=lambda k: progress.advance(task, k))
-        indexer.close()
+        indexer: Indexer | None = None
+        try:
+            # A damaged index is left closed: rebuild() wipes the directory (if it is ours) and starts afresh.
+            indexer = Indexer(s, catalog, rebuild_if_stale=False)
+            n = indexer.rebuild(progress=lambda k: progress.advance(task, k))
+        except IndexDirectoryError as exc:  # a foreign directory at the index path: never wiped
+            progress.stop()
+            err.print(str(exc), markup=False, highlight=False)
+            raise typer.Exit(1)
+        finally:
+            if indexer is not None:
+                indexer.close()
     console.print(f"indexed {n} page(s) with {s.index.backend}")
 
 
@@ -378,8 +408,8 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     """The clerks' web UI (查档). Accounts: `dangan user add NAME --role clerk`."""
     from pipeline.web.server import serve
 
-    _settings()  # a configuration error is reported here, once, not by every worker
-    serve(host, port, workers)
+    s = _settings()  # a configuration error is reported here, once, not by every worker
+    serve(host, port, workers, s.web.trusted_proxies)
 
 
 # The filing and access commands join `app` (after it exists).

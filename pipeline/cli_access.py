@@ -137,11 +137,21 @@ def audit_verify() -> None:
 
 
 @audit_app.command("list")
-def audit_list(limit: int = typer.Option(50, "--limit"), as_json: bool = typer.Option(False, "--json")) -> None:
+def audit_list(
+    limit: int = typer.Option(50, "--limit"),
+    number: Optional[str] = typer.Option(None, "--number", help="Only searches for this ID or phone number "
+                                         "(the log keeps it masked; found by its HMAC)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """The newest entries (this reading is itself logged)."""
+    from pipeline.store.access import mask_query
+
     log = _access().audit
-    entries = log.list(limit=limit)
-    log.append(_me(), "view", detail={"what": "audit-log", "limit": limit})
+    entries = log.list(limit=limit, number=number)
+    detail: dict[str, Any] = {"what": "audit-log", "limit": limit}
+    if number:
+        detail["number"] = mask_query(number)
+    log.append(_me(), "view", query=number, detail=detail)
     rows = [{"id": e.id, "occurred_at": _when(e.occurred_at), "user": e.user, "action": e.action, "query": e.query,
              "items": e.items, "detail": e.detail, "entry_hash": e.entry_hash} for e in entries]
     if as_json:

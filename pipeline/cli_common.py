@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import typer
 from rich.console import Console
@@ -24,8 +23,18 @@ def _settings() -> Settings:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from pipeline import logs
+
+    logs.setup(logging.DEBUG if verbose else logging.INFO)  # ID numbers masked in every line
+
+
+def shown(text: str | None) -> str:
+    """A file name, title or reason for a terminal: personal numbers masked (as snippets
+    are), no escape sequences or line breaks a file name could smuggle in."""
+    from pipeline.index.snippets import mask_private_numbers
+    from pipeline.ingest.names import printable
+
+    return printable(mask_private_numbers(text or ""))
 
 
 def _progress() -> Progress:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from pipeline.cli_common import _progress, _settings, console, err
+from pipeline.cli_common import _progress, _settings, console, err, shown
 
 volume_app = typer.Typer(no_args_is_help=True, help="Volumes (案卷): list, show, add, reorder, finalise, build.")
 taxonomy_app = typer.Typer(no_args_is_help=True, help="The filing scheme (分类方案) and retention table.")
@@ -54,7 +55,8 @@ def review(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Opt
     desk = _desk()
     queue = desk.store.review_queue(limit)
     if as_json:
-        sys.stdout.write(json.dumps([{**asdict(e), "received_at": e.received_at.isoformat()} for e in queue],
+        sys.stdout.write(json.dumps([{**asdict(e), "label": shown(e.label), "title": shown(e.title),
+                                      "received_at": e.received_at.isoformat()} for e in queue],
                                     ensure_ascii=False) + "\n")
         return
     table = Table(title=f"review queue: {len(queue)} item(s)")
@@ -63,7 +65,7 @@ def review(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Opt
     for e in queue:
         why = "; ".join(f"{ev['source']}: {'、'.join(ev['terms'])}" if ev.get("terms") else ev["detail"]
                         for ev in e.evidence[:3])
-        table.add_row(str(e.item_id), f"{e.title or ''}\n{e.label}", f"{e.class_code or '—'}\n{e.class_name or ''}",
+        table.add_row(str(e.item_id), escape(f"{shown(e.title)}\n{shown(e.label)}"), f"{e.class_code or '—'}\n{e.class_name or ''}",
                       f"{e.confidence or 0:.2f}", why)
     console.print(table)
     if queue:
@@ -100,7 +102,7 @@ def classify(
     # Masked as the access register masks them: this output ends up in terminals and logs.
     description["id_numbers"] = [{**i, "value": mask(i["value"])} for i in description.get("id_numbers", [])]
     description["phones"] = [mask(p, 3, 4) for p in description.get("phones", [])]
-    data = {"item": row.id, "label": row.label, "title": row.title, "class": row.class_code,
+    data = {"item": row.id, "label": shown(row.label), "title": shown(row.title), "class": row.class_code,
             "class_name": row.class_name, "confidence": row.confidence, "review_state": row.review_state,
             "reviewed_by": row.reviewed_by, "archival_code": row.archival_code, "volume_key": row.volume_key,
             "date": row.doc_date, "date_raw": row.doc_date_raw, "date_inferred": row.doc_date_inferred,
@@ -147,9 +149,10 @@ def renumber(item: int = typer.Argument(...), reason: str = typer.Option(..., "-
 
 
 def _volume_json(v) -> dict:
-    return {**{k: getattr(v, k) for k in ("id", "key", "state", "title", "archival_code", "class_code",
-                                          "label_token", "pdf_path")},
-            "pages": v.page_count, "items": [asdict(m) for m in v.members]}
+    return {**{k: getattr(v, k) for k in ("id", "key", "state", "archival_code", "class_code", "label_token",
+                                          "pdf_path")},
+            "title": shown(v.title), "pages": v.page_count,
+            "items": [{**asdict(m), "title": shown(m.title)} for m in v.members]}
 
 
 @volume_app.command("list")
@@ -163,7 +166,8 @@ def volume_list(as_json: bool = typer.Option(False, "--json")) -> None:
     for col in ("key", "state", "档号", "title", "items", "pages"):
         table.add_column(col, overflow="fold")  # keys and codes are typed back: never cut them
     for v in views:
-        table.add_row(v.key, v.state, v.archival_code or "", v.title or "", str(len(v.members)), str(v.page_count))
+        table.add_row(v.key, v.state, v.archival_code or "", escape(shown(v.title)), str(len(v.members)),
+                      str(v.page_count))
     console.print(table)
 
 
@@ -179,12 +183,12 @@ def volume_show(key: str, as_json: bool = typer.Option(False, "--json")) -> None
     if as_json:
         sys.stdout.write(json.dumps(_volume_json(v), ensure_ascii=False) + "\n")
         return
-    console.print(f"{v.key}  [{v.state}]  {v.archival_code or ''}  {v.title or ''}")
+    console.print(escape(f"{v.key}  [{v.state}]  {v.archival_code or ''}  {shown(v.title)}"))
     table = Table()
     for col in ("#", "item", "class", "title", "date", "pages", "档号"):
         table.add_column(col)
     for m in v.members:
-        table.add_row(str(m.position), str(m.item_id), m.class_code or "", m.title or "", m.doc_date or "",
+        table.add_row(str(m.position), str(m.item_id), m.class_code or "", escape(shown(m.title)), m.doc_date or "",
                       str(m.pages), m.archival_code or "")
     console.print(table)
 

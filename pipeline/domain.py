@@ -10,8 +10,10 @@ deskew), origin top-left, x to the right, y down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 Point = tuple[float, float]
 Quad = tuple[Point, Point, Point, Point]  # top-left, top-right, bottom-right, bottom-left
@@ -117,6 +119,83 @@ class OcrPage:
         if not total:
             return 0.0
         return sum(line.confidence * len(line.text) for line in self.lines) / total
+
+    # The page's OCR layout file (``p0001.ocr.json``) is written by to_json and read back by
+    # from_json only, so a resumed item rebuilds exactly the OcrPage it wrote.
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> OcrPage:
+        """Parse what :meth:`to_json` wrote; ValueError for anything else (truncated, wrong shape)."""
+        try:
+            raw = json.loads(text)
+            return cls(
+                engine=_str(raw["engine"]),
+                width=_int(raw["width"]),
+                height=_int(raw["height"]),
+                lines=tuple(
+                    OcrLine(
+                        text=_str(line["text"]),
+                        confidence=_float(line["confidence"]),
+                        box=_quad(line["box"]),
+                        words=tuple(OcrWord(_str(w["text"]), _float(w["confidence"]), _quad(w["box"]))
+                                    for w in _list(line["words"])),
+                        vertical=_bool(line["vertical"]),
+                    )
+                    for line in _list(raw["lines"])
+                ),
+                seconds=_float(raw["seconds"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            raise ValueError(f"not an OCR layout: {type(exc).__name__}: {exc}") from exc
+
+
+# Strict field readers for OcrPage.from_json: a wrong type is an error, never coerced.
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true/false, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _quad(value: Any) -> Quad:
+    points = _list(value)
+    if len(points) != 4:
+        raise ValueError(f"a quad needs 4 points, got {len(points)}")
+    pts: list[Point] = []
+    for point in points:
+        xy = _list(point)
+        if len(xy) != 2:
+            raise ValueError(f"a point needs 2 coordinates, got {len(xy)}")
+        pts.append((_float(xy[0]), _float(xy[1])))
+    return (pts[0], pts[1], pts[2], pts[3])
 
 
 # ───────────────────────────── classify ─────────────────────────────

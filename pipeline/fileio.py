@@ -7,6 +7,7 @@ and a crash leaves the old version (plus a ``.tmp`` the service sweeps away).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -70,3 +71,37 @@ _UNSAFE_NAME = str.maketrans({ch: "_" for ch in '/\\:*?"<>|'})
 def safe_name(code: str) -> str:
     """档号 as a file name: characters Windows/FAT refuse become ``_`` (``·`` and ``-`` stay)."""
     return code.translate(_UNSAFE_NAME)
+
+
+def space_problem(path: Path, floor_bytes: int) -> str | None:
+    """Why work must wait: the filesystem holding ``path`` has less than ``floor_bytes``
+    free (None when there is room, or no floor is set)."""
+    if floor_bytes <= 0:
+        return None
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return None  # not there yet: the writes themselves will say what is wrong
+    if free >= floor_bytes:
+        return None
+    return (f"only {free / 2**20:,.0f} MiB free on {path}, below the {floor_bytes / 2**20:,.0f} MiB floor "
+            "(min_free_mb): intake and processing wait until space is freed")
+
+
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_FULL_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it, e.g. under a PdfaError or a database error)
+    is a full disk: waiting for space, not retrying at once, is the cure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if any(text in str(current).lower() for text in _FULL_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
+    return False

@@ -71,6 +71,22 @@ def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "cond
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def wait_progress(done, progress, *, stall: float, what: str, interval: float = 0.5):
+    """Wait until ``done()`` is truthy, as long as ``progress()`` keeps changing: fail only after
+    ``stall`` seconds without any change (a busy machine is slow, not stuck)."""
+    last, since = progress(), time.monotonic()
+    while True:
+        value = done()
+        if value:
+            return value
+        now = progress()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > stall:
+            raise AssertionError(f"no progress for {stall:g} s waiting for {what} (stuck at {now!r})")
+        time.sleep(interval)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A throwaway PostgreSQL cluster on a Unix socket (Debian's server binaries)."""

@@ -303,6 +303,20 @@ def test_metadata(built):
         assert str(pdf.docinfo["/Author"]) == "某镇档案室"
 
 
+def test_title_with_characters_beyond_the_bmp_is_kept_whole(tmp_path):
+    """A title from a file name holding a rare name character (CJK Extension B) or an emoji:
+    OCRmyPDF refuses such metadata (the fuzzed inbox found it), the item must not fail, and
+    the PDF/A carries the title as it is."""
+    pages = _pages(tmp_path)[:1]
+    title, author = "[𠀀𪚥龘档案📁084.jpg]", "𠀀镇档案室"
+    item = build_pdfa([(d.prepared, d.ocr) for d in pages], tmp_path / "rare.pdf", title=title,
+                      archival_code=CODE, author=author)
+    assert validate_pdfa(item.pdf_path) == []
+    with pikepdf.open(item.pdf_path) as pdf:
+        assert pdf.open_metadata()["dc:title"] == title and str(pdf.docinfo["/Title"]) == title
+        assert str(pdf.docinfo["/Author"]) == author
+
+
 # ───────────────────────────── Ghostscript path ─────────────────────────────
 
 

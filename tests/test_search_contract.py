@@ -350,8 +350,12 @@ def test_normalize():
 
 def test_index_tokens():
     uni, bi = index_tokens(normalize("钟建国，男 ID61010219800101123X 钟"))
-    assert uni == ["钟", "建", "国", "男", "id61010219800101123x", "钟"]
-    assert bi == ["钟建", "建国", "男", "id61010219800101123x", "钟"]
+    # An ID number touching letters is a token of its own: the full number finds it.
+    assert uni == ["钟", "建", "国", "男", "id", "61010219800101123x", "钟"]
+    assert bi == ["钟建", "建国", "男", "id", "61010219800101123x", "钟"]
+    # An ID written in groups is one token, with its keys; a date range keeps its parts.
+    assert index_tokens(normalize("证号 610102-19800101-123X"))[1] == ["证号", "61010219800101123x"]
+    assert index_tokens(normalize("2016.05.12-2017.06.30"))[1] == ["2016", "05", "12", "2017", "06", "30"]
 
 
 def test_query_plan():

@@ -46,4 +46,4 @@ def test_migrating_twice_is_harmless(tmp_path):
     Database(url).dispose()
     db = Database(url)
     with db.session() as s:
-        assert s.scalar(sa.text("select version_num from alembic_version")) == "0005"
+        assert s.scalar(sa.text("select version_num from alembic_version")) == "0006"

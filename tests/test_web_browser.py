@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, dangan_env, wait_for
-from test_web import ID, PASSWORD, catalog_page
+from test_web import ID, PASSWORD, catalog_and_index_page
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -30,19 +30,12 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(settings, home):
-    from pipeline.domain import PageDocument
-    from pipeline.index import open_index
     from pipeline.store import Database
     from pipeline.store.access import Access
 
     db = Database(settings.db_url)
     Access.open(db, settings.home).users.create("clerk1", PASSWORD, ["clerk"], by="test", display_name="窗口甲")
-    catalog_page(settings, db)
-    with open_index(settings.index.backend, settings.index_dir) as index:
-        index.add([PageDocument(page_id=1, item_id=1, archival_code="Z001-WS·2016-D30-XZ-0001",
-                                title="关于王秀英户的批复", page_no=1, text=f"户主王秀英\n身份证{ID}", year=2016)])
-        index.commit()
-        index.mark_rebuilt()
+    catalog_and_index_page(settings, db)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "web", "--port", str(port)], cwd=REPO,
                             env=dangan_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -141,3 +134,36 @@ def test_status_page_updates_itself_in_chromium(server, settings, tmp_path):
         page.screenshot(path=shots / "6-status.png", full_page=True)
         browser.close()
     assert not errors  # no script error (nor a CSP refusal) in the console
+
+
+def test_an_id_searched_in_chromium_stays_out_of_the_address_bar_and_a_reviewer_lands_on_review(server, settings):
+    """Issue 13: the search form posts, the address bar shows a sealed query, the page shows the
+    ID masked; a reviewer's first page is one a reviewer may see (it used to be a 403)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from pipeline.store import Database
+    from pipeline.store.access import Access
+
+    Access.open(Database(settings.db_url), settings.home).users.create("rev1", PASSWORD, ["reviewer"], by="test")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(locale="zh-CN")
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "clerk1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.fill("input[name=q]", ID)
+        page.click("form.search button")
+        expect(page.locator("ol.hits li")).to_have_count(1)
+        assert ID not in page.url and "qt=" in page.url
+        assert ID not in page.content() and "360122********8999" in page.content()
+        history = page.evaluate("() => window.location.href")
+        assert ID not in history
+        page.click("form.logout button")
+
+        page.fill("input[name=username]", "rev1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/review$"))
+        expect(page.locator("h1")).to_contain_text("审核")
+        browser.close()

@@ -50,6 +50,7 @@ import io
 import logging
 import tempfile
 import time
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -257,9 +258,11 @@ def build_pdfa(
             try:
                 _run_ocrmypdf(
                     images_pdf, candidate, ocr_json,
-                    backend=attempt, title=title, author=author,
-                    subject=subject, keywords=keywords,
+                    backend=attempt, title=_bmp_only(title), author=_bmp_only(author),
+                    subject=_bmp_only(subject), keywords=_bmp_only(keywords),
                 )
+                if _bmp_only(title) != title or _bmp_only(author) != author:
+                    _write_metadata(candidate, title=title, author=author)
             except PdfaError as e:
                 problems.append(str(e))
                 log.warning("PDF/A via %s failed: %s", attempt, e)
@@ -282,6 +285,29 @@ def build_pdfa(
         pdf_sha256=sha256_file(out_path)[0],
         page_count=len(pages),
     )
+
+
+# OCRmyPDF refuses metadata with characters beyond the Basic Multilingual Plane or in a
+# private-use area; a title from a file name may hold rare Han characters of CJK Extension B+
+# (𠀀, 𪚥: they occur in names) or an emoji. OCRmyPDF gets 〓 (the geta mark, CJK type's
+# stand-in for a missing character) instead, and the real text is written with pikepdf after.
+_GETA = "\u3013"
+
+
+def _bmp_only(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return "".join(_GETA if ord(ch) >= 0x10000 or unicodedata.category(ch) == "Co" else ch for ch in text)
+
+
+def _write_metadata(pdf_path: Path, *, title: str, author: str | None) -> None:
+    """The real title and author into a PDF/A built with stand-ins (XMP and Info kept in step)."""
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            meta["dc:title"] = title
+            if author is not None:
+                meta["dc:creator"] = [author]
+        pdf.save(pdf_path)
 
 
 def stamp_identity(pdf_path: Path, *, archival_code: str, title: str) -> str:

@@ -25,7 +25,7 @@ from datetime import date
 from pipeline.domain import ExtractedDate, IdNumber, ItemMetadata
 
 __all__ = ["extract_metadata", "find_doc_numbers", "find_id_numbers", "find_names", "find_phones",
-           "id_check_digit", "parse_dates", "sensitive_tags"]
+           "id_check_digit", "mask_id_numbers", "parse_dates", "sensitive_tags"]
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 _S = "[ \t]*"  # spaces OCR puts between the parts of a field; never a line break
@@ -77,6 +77,9 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 # A run of digits (and X) in which single spaces may separate boxed digits or groups.
 _DIGIT_RUN = re.compile(r"(?<!\d)\d(?: ?[\dXx])*", _A)
 _ID_SHAPE = re.compile(r"\d{17}[\dX]|\d{15}", _A)
+# An 18-character ID number written in groups: 360122-19720808-4563 (also . / _ or spaces).
+_GROUPED_ID = re.compile(r"(?<!\d)\d(?:[-./_ ]?\d){16}[-./_ ]?[\dXx](?!\d)", _A)
+_GROUP_SEPARATOR = re.compile(r"[-./_ ]")
 
 
 def id_check_digit(first17: str) -> str:
@@ -113,12 +116,32 @@ def _id_hits(s: str) -> list[tuple[tuple[int, int], IdNumber]]:
             value = word.upper()
             if _ID_SHAPE.fullmatch(value) and (found := _id_number(value, run.start() + start)):
                 hits.append(((run.start() + start, run.start() + end), found))
-    return hits
+    # Groups joined by hyphens, dots, slashes or underscores. A row of dates joins into 18
+    # digits too, so a grouped number counts only where its region and birth date are plausible.
+    for m in _GROUPED_ID.finditer(s):
+        if not _free(m.span(), [span for span, _ in hits]):
+            continue
+        found = _id_number(_GROUP_SEPARATOR.sub("", m.group()).upper(), m.start())
+        if found is not None and found.problem in (None, "check digit"):
+            hits.append((m.span(), found))
+    return sorted(hits, key=lambda hit: hit[0])
 
 
 def find_id_numbers(text: str) -> list[IdNumber]:
     """居民身份证号码 in text order, valid or flagged (``problem``: region/birth date/check digit)."""
     return [found for _, found in _id_hits(_fold(text))]
+
+
+def mask_id_numbers(text: str, keep_head: int = 6, keep_tail: int = 4) -> str:
+    """Every ID number in ``text`` (valid or not, grouped, spaced, touching letters) with its
+    digits masked but the first 6 and the last 4: what a 题名 taken from a heading or a file
+    name may show (``王秀英身份证360122********8999``)."""
+    chars = list(text)
+    for (start, end), _ in _id_hits(_fold(text)):
+        digits = [i for i in range(start, end) if _fold(text[i]).isalnum()]
+        for i in digits[keep_head:len(digits) - keep_tail]:
+            chars[i] = "*"
+    return "".join(chars)
 
 
 # ───────────────────────────── phones ─────────────────────────────
@@ -455,6 +478,10 @@ def extract_metadata(text: str, *, first_lines: list[str] | None = None, fallbac
     phones = tuple(dict.fromkeys(number for _, number in phone_hits))
 
     title, supplied = _title(first_lines if first_lines is not None else text.splitlines(), fallback_title)
+    # A heading or a file name may hold an ID number: the title shows it masked, and the
+    # item counts as holding one (the file name is the scan's, so it is the person's number).
+    label_ids = tuple(found for _, found in _id_hits(_fold(fallback_title)))
+    title = mask_id_numbers(title)
     labelled = _labelled_names(text)
     tail_start, tail = _tail(text)
     applicant = next((name for label, name in labelled if label == "申请人"), None)
@@ -476,5 +503,5 @@ def extract_metadata(text: str, *, first_lines: list[str] | None = None, fallbac
         household_size=_household_size(text),
         id_numbers=ids,
         phones=phones,
-        sensitive=sensitive_tags(text, ids, phones),
+        sensitive=sensitive_tags(f"{text}\n{fallback_title}", ids + label_ids, phones),
     )

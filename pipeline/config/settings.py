@@ -105,18 +105,33 @@ class IndexSettings(_Section):
     backend: Literal["tantivy", "whoosh"] = "tantivy"
 
 
+class WebSettings(_Section):
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (the sign-in throttle
+    # counts per client address). Empty: the connecting address is the client, always.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     home: Path = Path("data")
     database_url: str | None = None  # default: SQLite file in home
     workers: int = Field(0, ge=0, le=64)  # 0 = one per CPU core
+    # Below this much free space on the data home, intake and workers pause (and resume by
+    # themselves): a full disk must not burn retries or leave half-written files.
+    min_free_mb: int = Field(256, ge=0)
     ingest: IngestSettings = IngestSettings()
     imaging: ImagingSettings = ImagingSettings()
     ocr: OcrSettings = OcrSettings()
     classify: ClassifySettings = ClassifySettings()
     archive: ArchiveSettings = ArchiveSettings()
     index: IndexSettings = IndexSettings()
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _absolute_paths(self) -> "Settings":
@@ -155,6 +170,16 @@ class Settings(BaseModel):
     @property
     def staging_dir(self) -> Path:
         return self.home / "staging"
+
+    @property
+    def min_free_bytes(self) -> int:
+        return self.min_free_mb * 2**20
+
+    def space_problem(self) -> str | None:
+        """Why intake and workers must wait for disk space now (None: there is room)."""
+        from pipeline.fileio import space_problem
+
+        return space_problem(self.home, self.min_free_bytes)
 
     @property
     def worker_count(self) -> int:

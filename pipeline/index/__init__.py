@@ -5,7 +5,17 @@ tantivy is the embedded default; Whoosh sits behind the same interface.
 """
 
 from .analysis import ANALYZER_VERSION, normalize, query_plan
-from .base import BACKENDS, DEFAULT_BACKEND, IndexDirectoryError, SearchIndex, SharedIndex, needs_rebuild, open_index
+from .base import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    IndexDamaged,
+    IndexDirectoryError,
+    SearchIndex,
+    SharedIndex,
+    needs_rebuild,
+    open_index,
+    reset_index,
+)
 from .service import search
 from .snippets import make_snippet, mask_id_numbers, mask_private_numbers
 
@@ -13,6 +23,7 @@ __all__ = [
     "ANALYZER_VERSION",
     "BACKENDS",
     "DEFAULT_BACKEND",
+    "IndexDamaged",
     "IndexDirectoryError",
     "SearchIndex",
     "SharedIndex",
@@ -23,5 +34,6 @@ __all__ = [
     "normalize",
     "open_index",
     "query_plan",
+    "reset_index",
     "search",
 ]

@@ -8,7 +8,9 @@ Pipeline (research/search-engines.md §2.3: each step was measured to matter):
 
 1. NFKC per character (full-width digits/letters, ideographic space → ASCII).
 2. Re-join what OCR split: whitespace between two Han characters and inside
-   digit runs is removed ("张 伟" → "张伟", "6101 02…" → "610102…").
+   digit runs is removed ("张 伟" → "张伟", "6101 02…" → "610102…"), and so
+   are the separators of an ID number written in groups
+   ("360122-19720808-4563", ``.``, ``/``, ``_``: exactly 18 characters once joined).
 3. Traditional → Simplified, character by character with OpenCC's t2s table.
    Character level (not phrase level) on purpose: query and page are converted
    independently, and a context-dependent phrase table could convert the same
@@ -22,7 +24,8 @@ can highlight and mask the *original* OCR text (see snippets.py).
 
 Tokens: a Han run of n characters gives n unigrams and n-1 bigrams (a 1-char
 run also goes into the bigram stream as itself); an ASCII/other letter-digit
-run is one token in both streams; punctuation is dropped. Phrases and names of
+run is one token in both streams, except that an ID number touching Latin
+letters (``NO360122…``, ``ID…x``) is a token of its own; punctuation is dropped. Phrases and names of
 ≥2 characters are exact phrase queries over the bigram stream; a single
 character is a term query over the unigram stream. A third stream holds
 keys of every ID number on the page: its last 6 characters, so a clerk can
@@ -44,7 +47,7 @@ from functools import lru_cache
 
 # Bump whenever normalize()/index_tokens() change what ends up in the index:
 # the sentinel in the index directory then forces a rebuild from the catalog.
-ANALYZER_VERSION = "cjk-unibi-3"
+ANALYZER_VERSION = "cjk-unibi-4"
 
 # Longest letter/digit token kept (engines have term-length limits; garbage
 # OCR runs must not break indexing). Applied identically at query time.
@@ -61,11 +64,17 @@ _SPLIT_WS_RE = re.compile(
     r"|(?<=[0-9])\s+(?=[0-9])"
     r"|(?<=[0-9])\s+(?=[Xx](?![0-9A-Za-z]))"  # ID check character on the next line
 )
+# An ID number written in groups: 18 characters once the separators between them are
+# dropped (6-8-4 with hyphens, dots, slashes or underscores). Exactly 18, so a date range
+# (2016.05.12-2017.06.30) or a phone number keeps its separators.
+_GROUPED_ID_RE = re.compile(r"(?<![0-9])[0-9](?:[-./_]?[0-9]){16}[-./_]?[0-9Xx](?![0-9])")
+_ID_SEPARATOR_RE = re.compile(r"[-./_]")
 # An 18-char run that could be an ID number with OCR letter-for-digit errors.
 _ID_LIKE_RE = re.compile(r"(?<![0-9A-Za-z])[0-9OoIlSBZ]{17}[0-9OoIlSBZXx](?![0-9A-Za-z])")
 _ID_REPAIR = str.maketrans("OoIlSBZ", "0011582")
-# A (normalised) ID number: 17 digits + digit or x.
-ID_RE = re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])")
+# A (normalised) ID number: 17 digits + digit or x. Letters may touch it (NO360122…, ID…x):
+# only digits around it make it part of a longer number.
+ID_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9x](?![0-9])")
 # A partial ID query: the last 6 characters.
 ID_TAIL_CHARS = 6
 _ID_TAIL_RE = re.compile(r"[0-9]{5}[0-9x]")
@@ -130,7 +139,8 @@ def normalize_with_map(text: str) -> tuple[str, list[int]]:
         offsets = []
         for i, char in enumerate(text):
             offsets.extend([i] * len(_NFKC[ord(char)]))
-    s, offsets = _drop_split_whitespace(s, offsets)
+    s, offsets = _drop_spans(s, offsets, [m.span() for m in _SPLIT_WS_RE.finditer(s)])
+    s, offsets = _drop_spans(s, offsets, _id_separator_spans(s))
     return _char_level_steps(s), offsets
 
 
@@ -138,11 +148,18 @@ def normalize(text: str) -> str:
     """Normalise OCR text or a query for indexing/matching (see module doc)."""
     s = text.translate(_NFKC)
     s = _SPLIT_WS_RE.sub("", s)
+    s = _GROUPED_ID_RE.sub(lambda m: _ID_SEPARATOR_RE.sub("", m.group(0)), s)
     return _char_level_steps(s)
 
 
-def _drop_split_whitespace(s: str, offsets: list[int]) -> tuple[str, list[int]]:
-    spans = [m.span() for m in _SPLIT_WS_RE.finditer(s)]
+def _id_separator_spans(s: str) -> list[tuple[int, int]]:
+    """Where the separators of grouped ID numbers are (see _GROUPED_ID_RE)."""
+    return [(m.start() + k.start(), m.start() + k.end())
+            for m in _GROUPED_ID_RE.finditer(s) for k in _ID_SEPARATOR_RE.finditer(m.group(0))]
+
+
+def _drop_spans(s: str, offsets: list[int], spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """``s`` without ``spans`` (sorted, disjoint), with the offset map kept in step."""
     if not spans:
         return s, offsets
     out_s: list[str] = []
@@ -176,8 +193,22 @@ def runs(normalized: str) -> list[tuple[str, bool]]:
         if han is not None:
             out.append((han, True))
         else:
-            out.append((m.group("alnum")[:MAX_TOKEN_CHARS], False))
+            out.extend((part[:MAX_TOKEN_CHARS], False) for part in _split_ids(m.group("alnum")))
     return out
+
+
+def _split_ids(alnum: str) -> list[str]:
+    """An ID number inside a letter run (``no360122…``) as a token of its own, so the
+    full number finds it and its ID keys are indexed."""
+    pieces, pos = [], 0
+    for m in ID_RE.finditer(alnum):
+        if m.start() > pos:
+            pieces.append(alnum[pos:m.start()])
+        pieces.append(m.group(0))
+        pos = m.end()
+    if pos < len(alnum):
+        pieces.append(alnum[pos:])
+    return pieces or [alnum]
 
 
 def index_tokens(normalized: str) -> tuple[list[str], list[str]]:

@@ -6,22 +6,31 @@ an index whose sentinel differs (or that has none) wipes and recreates it and
 marks it "rebuild needed"; ``needs_rebuild`` stays true until the caller has
 re-added every page from the catalog and called ``mark_rebuilt()`` (or used
 ``rebuild()``, which does both).
+
+A damaged index (unreadable, truncated or missing files) raises ``IndexDamaged``
+on open or on use, never the engine's own errors; ``reset_index`` wipes it so
+that it can be rebuilt from the catalog.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from ..domain import PageDocument, SearchHit, SearchResult
+from ..fileio import is_disk_full
 from .analysis import ANALYZER_VERSION, QueryPlan, query_plan
-from .snippets import make_snippet
+from .snippets import make_snippet, mask_private_numbers
+
+log = logging.getLogger(__name__)
 
 SENTINEL_NAME = "dangan-index.json"
 BACKENDS = ("tantivy", "whoosh")
@@ -45,6 +54,41 @@ class IndexDirectoryError(RuntimeError):
     """The index directory cannot be used (e.g. it holds foreign files)."""
 
 
+class IndexDamaged(IndexDirectoryError):
+    """The index files cannot be read (corrupted, truncated or missing). The index is only a
+    cache of the catalog: `dangan index rebuild` (or the service at start) recreates it."""
+
+    def __init__(self, path: Path | str, detail: str) -> None:
+        self.path, self.detail = Path(path), detail
+        super().__init__(f"the search index at {path} is damaged ({detail}): run `dangan index rebuild`")
+
+
+def is_panic(exc: BaseException) -> bool:
+    """A Rust panic inside tantivy: pyo3 raises pyo3_runtime.PanicException, a BaseException
+    (so ``except Exception`` misses it) whose class no module exports: known by its name."""
+    return type(exc).__name__ == "PanicException"
+
+
+def _detail(exc: BaseException) -> str:
+    # Engine messages can be long (a Rust debug dump): the first line, shortened, is enough.
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+@contextmanager
+def damage_guard(path: Path, errors: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Turn the engine's errors while reading or writing the index files into IndexDamaged."""
+    try:
+        yield
+    except IndexDamaged:
+        raise
+    except BaseException as exc:
+        # A full disk is not damage: wiping and rebuilding would only fail again, and lose the index.
+        if (isinstance(exc, errors) or is_panic(exc)) and not is_disk_full(exc):
+            raise IndexDamaged(path, _detail(exc)) from exc
+        raise
+
+
 class SearchIndex(ABC):
     """Full-text page index. One writer per index directory (both engines
     lock it); readers may be any number of processes. Changes become visible
@@ -52,13 +96,30 @@ class SearchIndex(ABC):
 
     backend: str = ""
     SCHEMA_VERSION: int = 0
+    # What the engine raises on damaged files (besides a Rust panic, see is_panic).
+    DAMAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError)
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    @staticmethod
+    def looks_like_index(path: Path) -> bool:
+        """The directory holds files this engine writes (so it may be wiped)."""
+        return False
+
     @property
     def schema_version(self) -> int:
         return self.SCHEMA_VERSION
+
+    def _guard(self) -> AbstractContextManager[None]:
+        """Context: the engine's errors on damaged files become IndexDamaged."""
+        return damage_guard(self.path, self.DAMAGE_ERRORS)
+
+    def _missing_files(self) -> None:
+        """Called when the directory holds no index: fine while it awaits a rebuild (a fresh
+        index is created), damage when the sentinel says it mirrors the catalog (files lost)."""
+        if (read_sentinel(self.path) or {}).get("state") == _STATE_READY:
+            raise IndexDamaged(self.path, "its files are missing")
 
     # ── writing ──
     @abstractmethod
@@ -204,7 +265,9 @@ def make_hit(score: float, f: dict, plan: QueryPlan, approximate: bool = False) 
         page_id=int(f["page_id"]),
         item_id=int(f["item_id"]),
         archival_code=f["archival_code"],
-        title=f["title"],
+        # A title made from a file name or heading may hold an ID number (catalogued before
+        # titles were masked at the source): it is shown masked, as the snippet beside it.
+        title=mask_private_numbers(f["title"] or ""),
         page_no=int(f["page_no"]),
         score=float(score),
         snippet=make_snippet(f.get("text") or "", plan),
@@ -292,6 +355,23 @@ def sentinel_matches(path: Path, backend: str, schema_version: int) -> bool:
     return all(data.get(k) == v for k, v in expected.items())
 
 
+def wipe_directory(path: Path, looks_like_index: Callable[[Path], bool]) -> None:
+    """Empty the index directory, if it is ours: our sentinel (even an unreadable one) or
+    the engine's files show it. Never a directory that is not: a wrong --index path must
+    not delete someone's files. The engines' lock files go too: a fresh index takes new ones."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    entries = list(path.iterdir())
+    if entries and not (path / SENTINEL_NAME).exists() and not looks_like_index(path):
+        raise IndexDirectoryError(f"{path} is not empty and holds no search index; refusing to wipe it")
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def prepare_directory(path: Path, backend: str, schema_version: int, looks_like_index: Callable[[Path], bool]) -> bool:
     """Make ``path`` ready for this backend/schema/analyzer. Returns True when
     the existing index can be opened as is; otherwise the directory has been
@@ -299,19 +379,7 @@ def prepare_directory(path: Path, backend: str, schema_version: int, looks_like_
     path = Path(path)
     if path.is_dir() and sentinel_matches(path, backend, schema_version):
         return True
-    if path.is_dir():
-        entries = [p for p in path.iterdir()]
-        # Never wipe a directory that is not ours: a wrong --index path must
-        # not delete someone's files.
-        if entries and read_sentinel(path) is None and not looks_like_index(path):
-            raise IndexDirectoryError(
-                f"{path} is not empty and holds no search index; refusing to wipe it"
-            )
-        for entry in entries:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+    wipe_directory(path, looks_like_index)
     path.mkdir(parents=True, exist_ok=True)
     write_sentinel(path, backend, schema_version, _STATE_REBUILD)
     return False
@@ -333,6 +401,16 @@ def open_index(backend: str | None, path: Path | str) -> SearchIndex:
     """Open (or create) the index at ``path``. A sentinel mismatch wipes the
     directory and leaves an empty index with needs_rebuild() true."""
     cls = _backend_class(backend or DEFAULT_BACKEND)
+    return cls(Path(path))
+
+
+def reset_index(backend: str | None, path: Path | str) -> SearchIndex:
+    """Wipe the index directory (only if it is ours, see wipe_directory) and open a fresh,
+    empty index with needs_rebuild() true: where a rebuild starts, whatever state (or damage)
+    the old index was in."""
+    cls = _backend_class(backend or DEFAULT_BACKEND)
+    # Either engine's remains are ours: the configured backend may have changed.
+    wipe_directory(Path(path), lambda p: any(_backend_class(b).looks_like_index(p) for b in BACKENDS))
     return cls(Path(path))
 
 
@@ -359,9 +437,12 @@ class SharedIndex:
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
         self._stamp: tuple[int, int] | None = None
+        self._damage = ""  # last damage logged: once, not on every search
 
     def get(self) -> SearchIndex | None:
-        """The open index, or None while it needs a rebuild (searches would be incomplete)."""
+        """The open index, or None while it needs a rebuild (searches would be incomplete)
+        or is damaged. A damaged index is tried again on the next call: the rebuild that
+        repairs it replaces the sentinel, and a reader can also catch files mid-merge."""
         try:
             st = (self.path / SENTINEL_NAME).stat()
         except OSError:
@@ -372,8 +453,22 @@ class SharedIndex:
                 self.close()
                 if needs_rebuild(self.backend, self.path):
                     return None
-                self._index, self._stamp = open_index(self.backend, self.path), stamp
+                try:
+                    self._index, self._stamp = open_index(self.backend, self.path), stamp
+                except IndexDamaged as exc:
+                    if str(exc) != self._damage:
+                        log.warning("%s", exc)
+                        self._damage = str(exc)
+                    return None
+                self._damage = ""
             return self._index
+
+    def discard(self, index: SearchIndex) -> None:
+        """Forget ``index`` after a search found it damaged, so that the next get() opens and
+        checks it again. Not closed here: another request may still be reading it."""
+        with self._lock:
+            if self._index is index:
+                self._index, self._stamp = None, None
 
     def close(self) -> None:
         if self._index is not None:

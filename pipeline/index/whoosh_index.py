@@ -12,11 +12,18 @@ correct inside one batch).
 Years are stored as 4-digit terms, so the year range is a term range. Facets
 use Whoosh's grouping, which walks every matching document in Python: fine
 for the small indexes this backend is for, slow at 100k+ pages.
+
+Whoosh reads its files with pickle, struct and zlib in pure Python: a damaged
+file surfaces as any of DAMAGE_ERRORS, turned into IndexDamaged by ``_guard``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import pickle
+import struct
 import warnings
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,6 +40,13 @@ with warnings.catch_warnings():
 from ..domain import PageDocument
 from .analysis import QueryPlan, QueryTerm, page_streams
 from .base import FACET_FIELDS, WORD_BONUS, SearchIndex, date_key, prepare_directory, sort_key, stored_fields
+
+# Builtin IndexError (a short list read from a damaged file) and whoosh's own IndexError
+# (a damaged table of contents) are different classes.
+_DAMAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, ValueError, IndexError, KeyError, struct.error, zlib.error, pickle.UnpicklingError,
+    windex.IndexError,
+)
 
 WRITER_LIMIT_MB = 64
 LOCK_TIMEOUT_S = 30.0  # wait this long for another process's writer
@@ -59,24 +73,39 @@ def _schema() -> Schema:
     )
 
 
-def _looks_like_whoosh(path: Path) -> bool:
-    return any(path.glob("_*.toc"))
-
-
 class WhooshIndex(SearchIndex):
     backend = "whoosh"
     SCHEMA_VERSION = 3
+    DAMAGE_ERRORS = _DAMAGE_ERRORS
 
     def __init__(self, path: Path):
         super().__init__(path)
-        prepare_directory(self.path, self.backend, self.SCHEMA_VERSION, _looks_like_whoosh)
-        if windex.exists_in(str(self.path)):
-            self._ix = windex.open_dir(str(self.path))
-        else:
-            self._ix = windex.create_in(str(self.path), _schema())
+        prepare_directory(self.path, self.backend, self.SCHEMA_VERSION, self.looks_like_index)
         self._searcher = None
         self._pending: dict[int, PageDocument] = {}
         self._deleted_items: set[int] = set()
+        with self._guard():
+            if windex.exists_in(str(self.path)):
+                self._ix = windex.open_dir(str(self.path))
+                try:
+                    self._check()
+                except BaseException:
+                    with contextlib.suppress(Exception):  # release file handles; the damage is what counts
+                        self.close()
+                    raise
+            else:
+                self._missing_files()
+                self._ix = windex.create_in(str(self.path), _schema())
+
+    @staticmethod
+    def looks_like_index(path: Path) -> bool:
+        return any(path.glob("_*.toc")) or any(path.glob("*.seg"))
+
+    def _check(self) -> None:
+        """Cheap integrity check at open: every segment opens, and its first stored page reads."""
+        for reader, _ in self._s().reader().leaf_readers():
+            if reader.doc_count_all():
+                reader.stored_fields(0)
 
     def add(self, docs: Iterable[PageDocument]) -> int:
         n = 0
@@ -94,6 +123,10 @@ class WhooshIndex(SearchIndex):
             del self._pending[page_id]
 
     def commit(self) -> None:
+        with self._guard():
+            self._commit()
+
+    def _commit(self) -> None:
         if self._pending or self._deleted_items:
             writer = self._ix.writer(limitmb=WRITER_LIMIT_MB, timeout=LOCK_TIMEOUT_S)
             try:
@@ -129,17 +162,19 @@ class WhooshIndex(SearchIndex):
     def clear(self) -> None:
         self._pending.clear()
         self._deleted_items.clear()
-        writer = self._ix.writer(timeout=LOCK_TIMEOUT_S)
-        writer.commit(mergetype=CLEAR)
-        self._refresh()
+        with self._guard():
+            writer = self._ix.writer(timeout=LOCK_TIMEOUT_S)
+            writer.commit(mergetype=CLEAR)
+            self._refresh()
 
     def close(self) -> None:
         self._pending.clear()
         self._deleted_items.clear()
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
-        self._ix.close()
+        with self._guard():
+            if self._searcher is not None:
+                searcher, self._searcher = self._searcher, None
+                searcher.close()
+            self._ix.close()
 
     def _refresh(self) -> None:
         if self._searcher is not None:
@@ -153,7 +188,8 @@ class WhooshIndex(SearchIndex):
         return self._searcher
 
     def count(self) -> int:
-        return self._s().doc_count()
+        with self._guard():
+            return self._s().doc_count()
 
     @staticmethod
     def _term_query(term: QueryTerm) -> wq.Query:
@@ -199,22 +235,25 @@ class WhooshIndex(SearchIndex):
     ) -> tuple[int, list[tuple[float, dict]]]:
         query = self._query(plan, exclude)
         kwargs = self._filter(filters)
-        searcher = self._s()
         by_key = plan.empty or sort == "date"
         if by_key:
             kwargs["sortedby"] = "datekey" if sort == "date" else "sortkey"
-        results = searcher.search(query, limit=n, **kwargs)
-        rows = [(0.0 if by_key else float(hit.score), hit["doc"]) for hit in results]
-        return len(results), rows
+        with self._guard():
+            results = self._s().search(query, limit=n, **kwargs)
+            rows = [(0.0 if by_key else float(hit.score), hit["doc"]) for hit in results]
+            return len(results), rows
 
     def _facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
         facets = sorting.Facets()
         for name in FACET_FIELDS:
             facets.add_field(name, maptype=sorting.Count)
-        results = self._s().search(self._query(plan), limit=1, groupedby=facets, **self._filter(filters))
+        query, flt = self._query(plan), self._filter(filters)
+        with self._guard():
+            results = self._s().search(query, limit=1, groupedby=facets, **flt)
+            groups = {name: results.groups(name) for name in FACET_FIELDS}
         out: dict[str, dict[str, int]] = {}
         for name in FACET_FIELDS:
             # Pages without a value are grouped under None/"": not a facet value.
-            counts = {str(k if k is not None else ""): int(v) for k, v in results.groups(name).items()}
+            counts = {str(k if k is not None else ""): int(v) for k, v in groups[name].items()}
             out[name] = {k: v for k, v in counts.items() if k}
         return out

@@ -40,13 +40,17 @@ def copy_hashed(src: Path, staging: Path) -> tuple[Path, str, int]:
     size = 0
     fd, tmp_name = tempfile.mkstemp(dir=staging, prefix=".in-", suffix=".tmp")
     tmp = Path(tmp_name)
-    with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-        while chunk := inp.read(CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            while chunk := inp.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:  # disk full, a read error: no half copy is left in staging
+        tmp.unlink(missing_ok=True)
+        raise
     try:
         after = os.stat(src)
     except FileNotFoundError as exc:

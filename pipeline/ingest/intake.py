@@ -28,6 +28,7 @@ from pipeline.config import Settings
 from pipeline.fileio import atomic_write_bytes, sha256_file
 from pipeline.ingest.custody import FileVanished, OriginalsStore, copy_hashed, move_durably
 from pipeline.ingest.junk import is_junk
+from pipeline.ingest.names import file_name, raw_hex, readable_name, storable
 from pipeline.ingest.probe import BadInput, FileProbe, probe
 from pipeline.store import Database, Item, ItemState, Page, QuarantinedFile, SourceFile, record_event
 
@@ -47,6 +48,23 @@ def members(entry: Path) -> list[Path]:
         and (p.is_symlink() or not p.is_dir())
     ]
     return sorted(found, key=lambda p: natural_key(str(p.relative_to(entry))))
+
+
+def entry_label(entry: Path, root: Path) -> str:
+    """The inbox entry's name as the catalog keeps it (relative to the inbox, readable text)."""
+    name = str(entry.relative_to(root)) if entry.is_relative_to(root) else entry.name
+    return readable_name(name)
+
+
+def _raw_names(entry: Path, files: list[Path], root: Path) -> dict[str, str]:
+    """Names (relative to the inbox) whose bytes are not UTF-8, in hex: kept in the event log
+    beside the decoded name, so the name exactly as the disk gave it is never lost."""
+    found = {}
+    for path in dict.fromkeys([entry, *files]):
+        name = str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+        if hexed := raw_hex(name):
+            found[readable_name(name)] = hexed
+    return found
 
 
 @dataclass(frozen=True)
@@ -74,11 +92,12 @@ class Intake:
         cfg = self.settings.ingest
         checked = []
         for path in files:
-            name = path.name if path == entry else str(path.relative_to(entry))
+            name = readable_name(path.name if path == entry else str(path.relative_to(entry)))
             if not path.is_symlink() and path.suffix.lower() not in cfg.extensions:
                 raise BadInput(f"{name}: unsupported file type {path.suffix or '(no extension)'!r}", final=True)
             try:
-                checked.append((path, probe(path, max_pixels=cfg.max_pixels, max_bytes=cfg.max_file_bytes)))
+                checked.append((path, probe(path, max_pixels=cfg.max_pixels, max_bytes=cfg.max_file_bytes,
+                                                   pdf_dpi=cfg.pdf_dpi)))
             except BadInput as exc:
                 prefix = "" if path == entry else f"{name}: "
                 raise BadInput(prefix + exc.reason, final=exc.final) from exc
@@ -98,21 +117,22 @@ class Intake:
     ) -> IntakeResult:
         """Keep the originals, record the item, then (if ``remove``) clear the inbox entry."""
         root = root or entry.parent
-        label = str(entry.relative_to(root)) if entry.is_relative_to(root) else entry.name
+        label = entry_label(entry, root)
         copies = []  # every file is copied before any is adopted: a batch is kept whole or not at all
         for path, file_probe in checked:
-            name = label if path == entry else str(Path(label) / path.relative_to(entry))
+            name = label if path == entry else str(Path(label) / readable_name(str(path.relative_to(entry))))
             try:
                 mtime_ns = os.stat(path).st_mtime_ns
                 tmp, sha256, size = copy_hashed(path, self.settings.staging_dir)
             except (FileVanished, FileNotFoundError) as exc:
                 for _, _, earlier, *_ in copies:
                     earlier.unlink(missing_ok=True)
+                shown = readable_name(path.name)
                 if isinstance(exc, FileVanished):
                     return self.quarantine(
-                        entry, f"{path.name}: deleted or changed while being read; the bytes read are kept for review",
+                        entry, f"{shown}: deleted or changed while being read; the bytes read are kept for review",
                         root=root, partial=Path(str(exc)))
-                return self.quarantine(entry, f"{path.name}: disappeared from the inbox while being read", root=root)
+                return self.quarantine(entry, f"{shown}: disappeared from the inbox while being read", root=root)
             copies.append((name, file_probe, tmp, sha256, size, mtime_ns))
         kept = [(name, file_probe, self.store.adopt(tmp, sha256, size), mtime_ns)
                 for name, file_probe, tmp, sha256, size, mtime_ns in copies]
@@ -144,8 +164,10 @@ class Intake:
                             state=ItemState.QUEUED, received_at=now)
                 s.add(item)
                 s.flush()
-                record_event(s, "item", item.id, "received", agent=self.agent,
-                             detail={"entry": label, "files": len(kept), "station": self.settings.ingest.station})
+                detail = {"entry": label, "files": len(kept), "station": self.settings.ingest.station}
+                if raw := _raw_names(entry, [path for path, _ in checked], root):
+                    detail["raw_names_hex"] = raw  # the names as the disk gave them
+                record_event(s, "item", item.id, "received", agent=self.agent, detail=detail)
                 page_no = 0
                 for position, (name, file_probe, stored, mtime_ns) in enumerate(kept):
                     source = SourceFile(
@@ -192,9 +214,11 @@ class Intake:
         never a file that is gone with no record.
         """
         root = root or entry.parent
-        label = str(entry.relative_to(root)) if entry.is_relative_to(root) else entry.name
+        label = entry_label(entry, root)
+        reason = storable(reason)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        dest = self.settings.quarantine_dir / f"{stamp}-{entry.name}"
+        # Our own name for the kept file: readable, and short enough for ".reason.json" after it.
+        dest = self.settings.quarantine_dir / f"{stamp}-{file_name(entry.name)}"
         source = entry if (entry.exists() or entry.is_symlink()) else partial
         sha256 = size = None
         try:
@@ -208,8 +232,8 @@ class Intake:
             reason += " (nothing could be kept: the file was gone)"
         atomic_write_bytes(
             dest.with_name(dest.name + ".reason.json"),
-            json.dumps({"entry": label, "reason": reason, "sha256": sha256, "size": size,
-                        "quarantined_at": stamp, "station": self.settings.ingest.station},
+            json.dumps({"entry": label, "raw_name_hex": raw_hex(entry.name), "reason": reason, "sha256": sha256,
+                        "size": size, "quarantined_at": stamp, "station": self.settings.ingest.station},
                        ensure_ascii=False, indent=2).encode(),
         )
         with self.db.session() as s:

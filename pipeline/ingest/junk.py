@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 JUNK_NAMES = {"thumbs.db", "desktop.ini", "ehthumbs.db"}
+# Ignored without a word in the status: nobody meant these to be archived.
+BENIGN_NAMES = JUNK_NAMES | {".gitkeep", ".ds_store", ".directory", ".localized"}
 JUNK_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", "~")
 
 

@@ -42,6 +42,13 @@ class FileProbe:
     lossless: bool
 
 
+def set_pixel_limit(max_pixels: int) -> None:
+    """Make Pillow's decompression-bomb guard the configured limit (``ingest.max_pixels``)
+    in this process. Pillow's own default (~89.5 Mpx) would refuse an A0 scan at 300 dpi
+    (139 Mpx) that the configuration allows; every process that opens scans calls this."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+
+
 def sniff(head: bytes) -> str | None:
     for magic, media_type in SIGNATURES:
         if head.startswith(magic):
@@ -61,8 +68,11 @@ def _describe(head: bytes) -> str:
     return f"bytes {head[:8].hex(' ')}"
 
 
-def probe(path: Path, *, max_pixels: int, max_bytes: int) -> FileProbe:
-    """Check that ``path`` is a complete, supported scan; raise BadInput if not."""
+def probe(path: Path, *, max_pixels: int, max_bytes: int, pdf_dpi: int = 300) -> FileProbe:
+    """Check that ``path`` is a complete, supported scan; raise BadInput if not.
+
+    A PDF page counts as the raster it becomes at ``pdf_dpi``: a tiny file may describe a
+    page several metres wide."""
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
         raise BadInput(f"symbolic link to {os.readlink(path)!r}: links are not followed", final=True)
@@ -81,7 +91,8 @@ def probe(path: Path, *, max_pixels: int, max_bytes: int) -> FileProbe:
             final=len(head) >= 8,  # a few bytes may still be the start of a write
         )
     if media_type == "application/pdf":
-        return _probe_pdf(path)
+        return _probe_pdf(path, max_pixels, pdf_dpi)
+    set_pixel_limit(max_pixels)
     return _probe_image(path, media_type, max_pixels)
 
 
@@ -126,7 +137,7 @@ def _probe_image(path: Path, media_type: str, max_pixels: int) -> FileProbe:
     )
 
 
-def _probe_pdf(path: Path) -> FileProbe:
+def _probe_pdf(path: Path, max_pixels: int, pdf_dpi: int) -> FileProbe:
     import pikepdf
 
     with open(path, "rb") as fh:
@@ -135,14 +146,34 @@ def _probe_pdf(path: Path) -> FileProbe:
             # qpdf would "repair" a half-written file; wait for the writer to finish instead.
             raise BadInput("truncated PDF (no %%EOF marker at the end)", final=False)
     try:
-        with pikepdf.open(path) as pdf:
+        # Opened through Python: pikepdf cannot take a path whose name is not UTF-8 (GBK bytes).
+        with open(path, "rb") as fh, pikepdf.open(fh) as pdf:
             if pdf.is_encrypted:
                 raise BadInput("encrypted PDF: archives must not depend on a password", final=True)
             pages = len(pdf.pages)
+            for number, page in enumerate(pdf.pages, 1):
+                _check_page_size(page, number, max_pixels, pdf_dpi)
     except pikepdf.PasswordError as exc:
         raise BadInput("encrypted PDF (password required)", final=True) from exc
     except pikepdf.PdfError as exc:
         raise BadInput(f"corrupt PDF: {exc}", final=False) from exc
+    except BadInput:
+        raise
+    except Exception as exc:  # a damaged page tree (e.g. a MediaBox that is not numbers)
+        raise BadInput(f"corrupt PDF: {type(exc).__name__}: {exc}", final=True) from exc
     if pages == 0:
         raise BadInput("PDF has no pages", final=True)
     return FileProbe(media_type="application/pdf", pages=pages, dpi=None, lossless=False)
+
+
+def _check_page_size(page, number: int, max_pixels: int, dpi: int) -> None:
+    """Refuse a page whose raster at ``dpi`` would pass the pixel limit (UserUnit counted)."""
+    x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+    unit = float(page.obj.get("/UserUnit", 1))
+    width_pt, height_pt = abs(x1 - x0) * unit, abs(y1 - y0) * unit
+    pixels = round(width_pt / 72 * dpi) * round(height_pt / 72 * dpi)
+    if pixels > max_pixels:
+        raise BadInput(
+            f"PDF page {number} is {width_pt:,.0f}×{height_pt:,.0f} pt "
+            f"({width_pt / 72 * 25.4:,.0f}×{height_pt / 72 * 25.4:,.0f} mm): at {dpi} dpi that is "
+            f"{pixels:,} pixels, over the {max_pixels:,}-pixel limit", final=True)

@@ -1,7 +1,9 @@
 """``dangan index import``: pages with text from a legacy system, no OCR.
 
 Imported pages go into the catalog first (items with origin ``import``), then
-into the index, so a rebuild from the catalog brings them back too.
+into the index, so a rebuild from the catalog brings them back too. Their text is
+checked for personal data as OCR'd pages are (ID numbers, phones, health, 低保, income):
+an item that holds any opens only after a 查档登记, and a title never shows a full ID.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from pipeline import __version__
+from pipeline.classify.metadata import find_id_numbers, find_phones, mask_id_numbers, sensitive_tags
 from pipeline.config import Settings
 from pipeline.store import Database, Item, ItemState, Page, record_event
 
@@ -66,7 +69,7 @@ def import_jsonl(path: Path, db: Database, settings: Settings,
                 if item is None:
                     item = Item(
                         fingerprint=fingerprint, origin="import", label=code, state=ItemState.ARCHIVED,
-                        station=settings.ingest.station, title=str(row["title"]), archival_code=code,
+                        station=settings.ingest.station, title=mask_id_numbers(str(row["title"])), archival_code=code,
                         fonds=code.split("-")[0], category=row.get("category"), year=row.get("year"),
                         village=row.get("village"), needs_review=False,
                     )
@@ -81,8 +84,12 @@ def import_jsonl(path: Path, db: Database, settings: Settings,
                 if exists:
                     skipped += 1
                     continue
-                s.add(Page(item_id=item.id, page_no=row["page"], ocr_text=str(row["text"]),
-                           ocr_engine="import"))
+                text = str(row["text"])
+                s.add(Page(item_id=item.id, page_no=row["page"], ocr_text=text, ocr_engine="import"))
+                found = sensitive_tags(f"{text}\n{row['title']}", find_id_numbers(f"{text}\n{row['title']}"),
+                                       find_phones(text))
+                if found:
+                    item.sensitive = " ".join(sorted(set((item.sensitive or "").split()) | set(found)))
                 s.flush()
                 pages += 1
         if progress:

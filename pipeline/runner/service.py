@@ -2,11 +2,17 @@
 
 Only one processor may run per data home (an exclusive lock file); that is what
 makes it safe to put every ``processing`` item back in the queue at start-up.
+
+A full disk pauses it rather than stopping it: intake and workers wait below the
+``min_free_mb`` floor, a write that fails for lack of space is retried once there is
+room, and what the inbox holds (waiting, ignored, paused) is published in the catalog
+for `dangan status` and the web UI.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -17,7 +23,7 @@ from typing import Callable
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.fileio import TMP_GLOB
+from pipeline.fileio import TMP_GLOB, is_disk_full
 from pipeline.ingest.intake import Intake, IntakeResult
 from pipeline.ingest.watch import InboxWatcher, ReadinessGate
 from pipeline.runner.base import LocalProcessRunner, TaskRunner
@@ -85,8 +91,12 @@ class Service:
         self.intake = Intake(settings, self.db)
         self.indexer = Indexer(settings, self.catalog)
         self.runner = runner or LocalProcessRunner(settings)
-        self.watcher = InboxWatcher(ReadinessGate(self.intake, settings.ingest), settings.ingest) if watch else None
+        self.watcher = (InboxWatcher(ReadinessGate(self.intake, settings.ingest, space=settings.space_problem),
+                                     settings.ingest) if watch else None)
         self._stop = False
+        self._published = ""  # the inbox state last written to the catalog (JSON)
+        self._published_at = 0.0
+        self._full_disk: set[str] = set()  # loop steps failing for lack of space
 
     def _remove_crash_leftovers(self) -> None:
         """Half-written files from a crash; what they were made from is still queued or in the inbox."""
@@ -118,12 +128,13 @@ class Service:
                 results = self.watcher.tick() if self.watcher else []
                 for r in results:
                     log.info("%s: %s %s", r.entry, r.outcome, r.message)
-                if self.indexer.index_archived() or time.monotonic() - last_report > 30:
+                if self._step(self.indexer.index_archived, 0) or time.monotonic() - last_report > 30:
                     last_report = time.monotonic()
-                    line = self.status_line()
+                    line = self._step(self.status_line, last_line)
                     if line != last_line:  # a quiet service stays quiet in the log
                         log.info("%s", line)
                         last_line = line
+                self._step(self.publish, None)
                 self.runner.ensure_alive()
                 if on_tick:
                     on_tick(results)
@@ -132,6 +143,39 @@ class Service:
                 time.sleep(tick_seconds)
         finally:
             self.close()
+
+    def _step(self, work: Callable, otherwise):
+        """Run one step of the loop; a full disk (the index or catalog cannot be written) is
+        said once and waited out, and the loop goes on. Space counts as back when the step
+        that failed succeeds again."""
+        name = getattr(work, "__name__", repr(work))
+        try:
+            value = work()
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            if not self._full_disk:
+                log.warning("disk full: %s: %s; waiting for space", type(exc).__name__, exc)
+            self._full_disk.add(name)
+            return otherwise
+        if name in self._full_disk:
+            self._full_disk.discard(name)
+            if not self._full_disk:
+                log.info("disk space is back: going on")
+        return value
+
+    def publish(self) -> None:
+        """Put the inbox's state in the catalog when it changed (and every 30 s, so a reader
+        can tell a live service from one that died)."""
+        if self.watcher is None:
+            return
+        state = self.watcher.gate.report()
+        if self._full_disk and not state["paused"]:
+            state["paused"] = "disk full: a write failed for lack of space"
+        text = json.dumps(state, ensure_ascii=False, sort_keys=True)
+        if text != self._published or time.monotonic() - self._published_at > 30:
+            self.catalog.publish(f"inbox@{self.settings.ingest.station}", state)
+            self._published, self._published_at = text, time.monotonic()
 
     def status_line(self) -> str:
         st = self.catalog.status()

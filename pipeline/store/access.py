@@ -12,7 +12,10 @@ operator rights and de-identification (去标识化). So:
   and DELETE);
 * a requester's ID number is kept only masked (``3301**********0017``) and as an HMAC with a
   per-installation key, so a clerk can find a person's earlier visits without the number
-  being stored. The key lives in the data home (mode 0600): back it up with the catalog, or
+  being stored; an ID number (or phone number) typed into a search is kept in the audit log
+  the same way, so "who looked up this person" is answerable without the number in the log;
+* sign-in failures are counted per client address in the catalog (every web process sees
+  the same count): one clerk's typos lock neither the hall's shared address nor other accounts. The key lives in the data home (mode 0600): back it up with the catalog, or
   old visits can no longer be found by ID.
 
 Lock order on PostgreSQL: a transaction that writes an audit entry takes the audit counter
@@ -30,7 +33,8 @@ import re
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -38,7 +42,7 @@ from typing import IO, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.classify.metadata import id_check_digit
@@ -48,6 +52,7 @@ from pipeline.store.models import (
     AccessRegisterEntry,
     ArchivalCounter,
     AuditEntry,
+    LoginFailure,
     User,
     WebSession,
     utcnow,
@@ -133,6 +138,8 @@ class UserStore:
             raise AccessError(f"username {username!r}: 2–64 of a-z 0-9 . _ -, starting with a letter")
         role_list = _check_roles(roles)
         _check_password(password)
+        if display_name is not None and len(display_name) > 64:
+            raise AccessError("display name too long: at most 64 characters")
         with self.db.session() as s:
             if s.scalar(select(User.id).where(User.username == username)) is not None:
                 raise AccessError(f"user {username!r} exists")
@@ -299,6 +306,39 @@ class SessionStore:
                                                WebSession.revoked_at.is_(None)).values(revoked_at=_utc(now)))
 
 
+# ── sign-in throttle ─────────────────────────────────────────────
+
+# Failed sign-ins counted per client address over THROTTLE_WINDOW. A password guesser is
+# refused after THROTTLE_PER_ACCOUNT failures for one account (on top of the account lockout)
+# or THROTTLE_PER_CLIENT failures for any accounts (rotating usernames); a clerk who mistypes
+# their own password does not lock out the colleagues who share the hall's address.
+THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_PER_ACCOUNT = 10
+THROTTLE_PER_CLIENT = 50
+
+
+class LoginThrottle:
+    """Failed sign-ins per client address, in the catalog: the same count for every web process."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def allowed(self, client: str, username: str, *, now: datetime | None = None) -> bool:
+        since = _utc(now) - THROTTLE_WINDOW
+        with self.db.reading() as s:
+            recent = (LoginFailure.client == client[:64]) & (LoginFailure.occurred_at >= since)
+            per_client = s.scalar(select(func.count()).select_from(LoginFailure).where(recent)) or 0
+            per_account = s.scalar(select(func.count()).select_from(LoginFailure).where(
+                recent, LoginFailure.username == username[:64])) or 0
+        return per_client < THROTTLE_PER_CLIENT and per_account < THROTTLE_PER_ACCOUNT
+
+    def failed(self, client: str, username: str, *, now: datetime | None = None) -> None:
+        moment = _utc(now)
+        with self.db.session() as s:
+            s.execute(delete(LoginFailure).where(LoginFailure.occurred_at < moment - THROTTLE_WINDOW))
+            s.add(LoginFailure(client=client[:64], username=username[:64], occurred_at=moment))
+
+
 # ── audit log ────────────────────────────────────────────────────
 
 GENESIS = "0" * 64  # prev_hash of entry 1
@@ -321,15 +361,42 @@ def entry_hash(entry_id: int, occurred_at: datetime, user: str, action: str, que
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# ID numbers (15–18 characters, also typed in groups) and phone numbers in a search query.
+# Spaces do not join groups here: "2016 2017 2018" is three years, not a number.
+_PRIVATE_NUMBER = re.compile(r"(?<![0-9])[0-9](?:[-./_]?[0-9]){9,16}(?:[-./_]?[0-9Xx])(?![0-9])")
+
+
+def private_numbers(query: str) -> list[str]:
+    """The ID and phone numbers in a query, as normalise_id_number gives them."""
+    return [normalise_id_number(re.sub(r"[./_]", "", m.group())) for m in
+            _PRIVATE_NUMBER.finditer(unicodedata.normalize("NFKC", query))]
+
+
+def mask_query(query: str) -> str:
+    """A query as the audit log keeps it: ID numbers ``3601**********8999``, phones ``138****5678``."""
+    def hide(m: re.Match[str]) -> str:
+        number = normalise_id_number(re.sub(r"[./_]", "", m.group()))
+        return mask(number, 4, 4) if len(number) > 11 else mask(number, 3, 4)
+
+    return _PRIVATE_NUMBER.sub(hide, unicodedata.normalize("NFKC", query))
+
+
 def audit(session: Session, user: str, action: str, *, query: str | None = None, items: Iterable = (),
-          detail: dict[str, Any] | None = None, now: datetime | None = None) -> AuditEntry:
+          detail: dict[str, Any] | None = None, now: datetime | None = None,
+          id_hmac: Callable[[str], str] | None = None) -> AuditEntry:
     """Append an entry inside the caller's transaction (commits or vanishes with what it logs).
 
     The counter row lock makes this the only writer until commit, so the previous entry read
-    here is the last one and ids stay gap-free.
+    here is the last one and ids stay gap-free. ID and phone numbers in ``query`` are stored
+    masked, with their HMACs (``id_hmac``) in ``detail["number_hmacs"]`` to find them by.
     """
     if not _ACTION.fullmatch(action):
         raise ValueError(f"bad audit action {action!r}")
+    if query:
+        numbers = private_numbers(query)
+        if numbers and id_hmac is not None:
+            detail = {**(detail or {}), "number_hmacs": [id_hmac(n) for n in numbers]}
+        query = mask_query(query)
     # Round-trip through JSON so what is hashed is exactly what the database gives back.
     items_json = json.loads(json.dumps(list(items), ensure_ascii=False))
     detail_json = json.loads(json.dumps(detail, ensure_ascii=False)) if detail is not None else None
@@ -350,24 +417,30 @@ class AuditLog:
     # between tries for the write lock (measured: the tail of 20 clerks' searches).
     _appending = threading.Lock()
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, id_hmac: Callable[[str], str] | None = None) -> None:
         self.db = db
+        self.id_hmac = id_hmac  # the register's: the same number gives the same HMAC in both
 
     def append(self, user: str, action: str, *, query: str | None = None, items: Iterable = (),
                detail: dict[str, Any] | None = None) -> AuditEntry:
         """One entry in its own transaction. Actions: search, view, print, export, login,
         login-failed, register, review, admin (any lower-case word with hyphens)."""
         with self._appending, self.db.session() as s:
-            return audit(s, user, action, query=query, items=items, detail=detail)
+            return audit(s, user, action, query=query, items=items, detail=detail, id_hmac=self.id_hmac)
 
     def list(self, *, limit: int = 100, user: str | None = None, action: str | None = None,
-             date_from: date | None = None, date_to: date | None = None) -> list[AuditEntry]:
-        """Newest first; dates are local calendar days, both ends included."""
+             date_from: date | None = None, date_to: date | None = None,
+             number: str | None = None) -> list[AuditEntry]:
+        """Newest first; dates are local calendar days, both ends included. ``number``: the
+        entries whose query held this ID or phone number (found by its HMAC)."""
         stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if user is not None:
             stmt = stmt.where(AuditEntry.user == user)
         if action is not None:
             stmt = stmt.where(AuditEntry.action == action)
+        if number is not None and self.id_hmac is not None:
+            # A 64-hex HMAC cannot occur in the JSON by chance: a text match is exact enough.
+            stmt = stmt.where(cast(AuditEntry.detail, Text).contains(self.id_hmac(number)))
         stmt = _date_range(stmt, AuditEntry.occurred_at, date_from, date_to)
         with self.db.session() as s:
             return list(s.scalars(stmt))
@@ -505,6 +578,8 @@ class AccessRegister:
             raise AccessError("requester name and purpose are required")
         if pages_copied < 0:
             raise AccessError("pages_copied must not be negative")
+        _check_lengths(requester_name=requester_name, id_number=id_number, purpose=purpose, phone=phone,
+                       query=query, result=result, approved_by=approved_by, remarks=remarks)
         _check_id_number(id_type, number)
         digest = self.id_hmac(number)  # before the transaction: may create the key file
         moment = _utc(now)
@@ -520,7 +595,7 @@ class AccessRegister:
                 pages_copied=pages_copied, approved_by=approved_by, remarks=remarks)
             s.add(entry)
             s.flush()
-            audit(s, clerk, "register", query=query, items=entry.items, now=moment,
+            audit(s, clerk, "register", query=query, items=entry.items, now=moment, id_hmac=self.id_hmac,
                   detail={"register_number": reg_number, "relation": relation, "use": use})
             return entry
 
@@ -534,6 +609,7 @@ class AccessRegister:
     def complete(self, register_number: str, *, by: str, items: Iterable = (), result: str | None = None,
                  pages_copied: int | None = None, remarks: str | None = None) -> AccessRegisterEntry:
         """After the lookup: add the 档号 looked at, the 利用效果 and the pages copied."""
+        _check_lengths(result=result, remarks=remarks)
         with self.db.session() as s:
             entry = s.scalar(select(AccessRegisterEntry).where(AccessRegisterEntry.register_number == register_number))
             if entry is None:
@@ -565,12 +641,13 @@ class AccessRegister:
         stmt = _date_range(stmt, AccessRegisterEntry.created_at, date_from, date_to)
         with self.db.session() as s:
             found = list(s.scalars(stmt))
-            detail = {"what": "access-register", "found": len(found)}
+            detail: dict[str, Any] = {"what": "access-register", "found": len(found)}
             if id_number:
                 detail["id_number"] = mask(normalise_id_number(id_number))
+                detail["number_hmacs"] = [self.id_hmac(id_number)]
             if date_from or date_to:
                 detail["dates"] = [d.isoformat() if d else None for d in (date_from, date_to)]
-            audit(s, by, "search", query=query, detail=detail)
+            audit(s, by, "search", query=query, detail=detail, id_hmac=self.id_hmac)
             return found
 
     def export_xlsx(self, out: Path | IO[bytes], entries: Sequence[AccessRegisterEntry], *, by: str) -> None:
@@ -600,6 +677,17 @@ class AccessRegister:
                                          "to": str(out) if isinstance(out, Path) else None})
 
 
+# Longest value a register field takes (characters): a name, a number, a sentence or two.
+FIELD_LIMITS = {"requester_name": 64, "id_number": 32, "phone": 32, "approved_by": 64, "purpose": 500,
+                "query": 500, "result": 1000, "remarks": 1000}
+
+
+def _check_lengths(**values: str | None) -> None:
+    for field, value in values.items():
+        if value is not None and len(value) > FIELD_LIMITS[field]:
+            raise AccessError(f"{field} is too long: at most {FIELD_LIMITS[field]} characters")
+
+
 def _one_of(field: str, value: str, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise AccessError(f"{field} must be one of {', '.join(allowed)}, not {value!r}")
@@ -616,7 +704,9 @@ class Access:
     audit: AuditLog
     register: AccessRegister
     sessions: SessionStore
+    throttle: LoginThrottle
 
     @classmethod
     def open(cls, db: Database, home: Path) -> Access:
-        return cls(UserStore(db), AuditLog(db), AccessRegister(db, home / KEY_FILE), SessionStore(db))
+        register = AccessRegister(db, home / KEY_FILE)
+        return cls(UserStore(db), AuditLog(db, register.id_hmac), register, SessionStore(db), LoginThrottle(db))

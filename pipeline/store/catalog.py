@@ -23,6 +23,7 @@ from pipeline.store.models import (
     Page,
     QuarantinedFile,
     ReviewState,
+    ServiceStatus,
     Volume,
     VolumeState,
     utcnow,
@@ -225,6 +226,24 @@ class Catalog:
             minutes = max(1.0, (now - first).total_seconds() / 60)
         return StatusCounts(by_state, quarantined, pages_done, recent / minutes, dict(sorted(quality.items())),
                             review, open_volumes)
+
+    def publish(self, name: str, value: dict) -> None:
+        """Replace the live state ``name`` (e.g. ``inbox@station``) a running processor shows."""
+        with self.db.session() as s:
+            row = s.get(ServiceStatus, name)
+            if row is None:
+                s.add(ServiceStatus(name=name, value=value, updated_at=utcnow()))
+            else:
+                row.value, row.updated_at = value, utcnow()
+
+    def published(self, name: str) -> tuple[dict, datetime] | None:
+        """The live state ``name`` and when it was written, or None."""
+        with self.db.reading() as s:
+            row = s.get(ServiceStatus, name)
+            if row is None:
+                return None
+            at = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
+            return dict(row.value), at
 
     def flagged_pages(self, limit: int = 10) -> list[tuple[str, int, str]]:
         """The most recent pages with quality flags: (档号 or item label, page number, flags)."""

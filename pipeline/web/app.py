@@ -4,18 +4,26 @@ Every route needs a signed-in user except the login page and static files; each 
 also names the permission it needs (:data:`pipeline.store.access.ROLE_PERMISSIONS`).
 Searches and sign-ins go to the hash-chained audit log. OCR text is untrusted input:
 templates autoescape everything, and highlight marks are added only after escaping.
+
+Personal numbers: every string a template prints passes :func:`shown`, which masks ID and
+phone numbers and labelled birth dates (a title or a file name holding one included); only
+the OCR text of a registered visit is released whole. Queries travel in links sealed
+(``qt=``, :class:`pipeline.web.security.QueryCodec`), never as ``q=``: a URL ends up in the
+browser history and in access logs.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlencode
 
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Path as PathParam, Query, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -48,7 +56,7 @@ from pipeline.store.access import (
     roles_of,
 )
 from pipeline.store.models import utcnow
-from pipeline.web.security import COOKIE, SESSION_SECONDS, LoginThrottle, SessionCodec, csrf_ok, load_secret
+from pipeline.web.security import COOKIE, SESSION_SECONDS, QueryCodec, SessionCodec, csrf_ok, load_secret
 from pipeline.web.viewer import (
     load_page,
     page_geometry,
@@ -81,11 +89,33 @@ def same_origin(request: Request) -> bool:
 
 def highlight(snippet: str) -> Markup:
     """Escape OCR text, then turn the index's 【】 marks into <mark>."""
-    return Markup(str(escape(snippet)).replace("【", "<mark>").replace("】", "</mark>"))
+    return Markup(str(escape(mask_private_numbers(snippet))).replace("【", "<mark>").replace("】", "</mark>"))
+
+
+class Link(str):
+    """A URL or query string the app built (ids and sealed queries): printed as it is."""
+
+
+def shown(value):
+    """What a template prints: strings masked (ID and phone numbers, labelled birth dates),
+    except markup the app released on purpose and the links it built."""
+    if isinstance(value, str) and not isinstance(value, (Markup, Link)) and not value.startswith("/"):
+        return mask_private_numbers(value)
+    return value
+
+
+def released(text: str) -> Markup:
+    """Text shown whole (after a 查档登记): escaped here, so ``shown`` leaves it alone."""
+    return Markup(escape(text))
 
 
 ROLE_NAMES = {"operator": "录入", "clerk": "查档接待", "reviewer": "审核", "admin": "管理"}
 PER_PAGE = 20  # search results per page
+MAX_QUERY = 200  # characters: a name, an ID number, a phrase or a few
+MAX_OFFSET = 10_000  # deepest result a list or the viewer's hit navigation may ask for
+# Catalog ids and page numbers in a path: larger values cannot be rows (SQLite integers are 64-bit).
+DbId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+Count = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 # Filters offered as facets, in the order shown (class_code = document type, 类目).
 FACETS = (("village", "村"), ("year", "年度"), ("class_code", "类目"), ("fonds", "全宗"), ("category", "门类"),
           ("retention", "保管期限"))
@@ -98,6 +128,7 @@ class SearchForm:
     so that 上一处/下一处命中 can run the same search again."""
 
     q: str = ""
+    qt: str = ""  # q sealed for links (QueryCodec)
     year_from: str = ""
     year_to: str = ""
     village: str = ""
@@ -108,10 +139,17 @@ class SearchForm:
     sort: str = "relevance"
 
     @classmethod
-    def of(cls, params: Mapping[str, str]) -> SearchForm:
-        values = {f.name: (params.get(f.name) or "").strip() for f in fields(cls)}
+    def of(cls, params: Mapping[str, str], codec: QueryCodec, username: str) -> SearchForm:
+        """The form from a link (``qt``) or a typed query (``q``), with the query sealed."""
+        values = {f.name: (params.get(f.name) or "").strip()[:MAX_QUERY] for f in fields(cls) if f.name != "qt"}
         values["sort"] = "date" if values["sort"] == "date" else "relevance"
-        return cls(**values)
+        token = (params.get("qt") or "").strip()
+        if token:
+            values["q"] = codec.unseal(token, username) or ""  # a stale or foreign token: no query
+        form = cls(**values)
+        if form.q:
+            form = replace(form, qt=token if token and values["q"] else codec.seal(form.q, username))
+        return form
 
     def filters(self) -> dict:
         """For pipeline.index.search; empty fields and non-numeric years are no filter, not an error."""
@@ -132,12 +170,14 @@ class SearchForm:
                             self.query(**{name: "", "reg": reg})))
         return out
 
-    def query(self, **extra) -> str:
-        """This form as a URL query string (empty fields left out), with ``extra`` fields."""
+    def query(self, **extra) -> Link:
+        """This form as a URL query string (empty fields left out, the query sealed), with
+        ``extra`` fields."""
         pairs = {**asdict(self), **extra}
+        del pairs["q"]  # never in a URL: qt carries it
         if pairs.get("sort") == "relevance":
             del pairs["sort"]  # the default: shorter links
-        return urlencode({k: v for k, v in pairs.items() if v not in (None, "")})
+        return Link(urlencode({k: v for k, v in pairs.items() if v not in (None, "")}))
 
 
 REGISTER_LISTS = {"id_types": ID_TYPES, "relations": RELATIONS, "proofs": PROOFS, "uses": USES}
@@ -149,7 +189,8 @@ def mask_snippet(text: str) -> str:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.strip().isdigit() else None
+    """A year typed in a filter field; anything else (², ١٩, a 20-digit number) is no filter."""
+    return int(text) if re.fullmatch(r"[0-9]{1,4}", text.strip()) else None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -169,13 +210,15 @@ def create_app(settings: Settings) -> FastAPI:
     access = Access.open(db, settings.home)
     catalog = Catalog(db)
     desk = FilingDesk(settings, db)  # the filing scheme is loaded once, not per request
-    codec = SessionCodec(load_secret(settings.home))
+    secret = load_secret(settings.home)
+    codec = SessionCodec(secret)
+    queries = QueryCodec(secret)
     thumbs = settings.home / "web" / "thumbs"
     shared_index = SharedIndex(settings.index.backend, settings.index_dir)
     class_names = {code: c.name for code, c in desk.store.taxonomy.classes.items()}
-    throttle = LoginThrottle()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["highlight"] = highlight
+    templates.env.finalize = shown  # every printed string: personal numbers masked
 
     async def csrf_guard(request: Request) -> None:
         """Every state-changing request of a signed-in user carries the session's token.
@@ -247,13 +290,15 @@ def create_app(settings: Settings) -> FastAPI:
         return page(request, "login.html")
 
     @app.post("/login")
-    def login(request: Request, username: str = Form(...), password: str = Form(...)) -> Response:
+    def login(request: Request, username: str = Form(..., max_length=64),
+              password: str = Form(..., max_length=1024)) -> Response:
+        # The connecting address, or the X-Forwarded-For of a configured proxy (web.trusted_proxies).
         client = request.client.host if request.client else "?"
-        if not throttle.allowed(client):
+        if not access.throttle.allowed(client, username):
             return page(request, "login.html", 429, error="登录失败次数过多，请稍后再试。")
         user = access.users.authenticate(username, password)
         if user is None:
-            throttle.failed(client)
+            access.throttle.failed(client, username)
             return page(request, "login.html", 401, error="用户名或密码错误，或账户已锁定。")
         cookie, _session = codec.issue(access.sessions.open(user.username))
         access.audit.append(user.username, "login", detail={"client": client})
@@ -270,35 +315,69 @@ def create_app(settings: Settings) -> FastAPI:
         response.delete_cookie(COOKIE)
         return response
 
+    # Each role's first page, in this order: a clerk searches, a reviewer reviews, an operator
+    # watches the queue; an account with none of these sees who it is and can sign out.
+    FIRST_PAGES = (("search", "/search"), ("review", "/review"), ("status", "/status"), ("users", "/admin/users"))
+
     @app.get("/")
     def home(request: Request) -> Response:
-        return RedirectResponse("/search" if can(request.state.user, "search") else "/status", status_code=303)
+        first = next((url for perm, url in FIRST_PAGES if can(request.state.user, perm)), None)
+        if first is None:
+            return page(request, "error.html", 200, message="此账户尚无任何权限，请联系管理员分配角色。")
+        return RedirectResponse(first, status_code=303)
+
+    def search_form(request: Request, params: Mapping[str, str]) -> SearchForm:
+        return SearchForm.of(params, queries, request.state.user.username)
 
     def run_search(user, form: SearchForm, offset: int, limit: int, **detail):
         """(result, problem): the search, audited like every search, or why it could not run."""
+        import logging
+
+        from pipeline.index import IndexDamaged
         from pipeline.index import search as search_index
 
+        unavailable = "检索索引尚未建立或需要重建，请联系管理员。"
         index = shared_index.get()
         if index is None:
-            return None, "检索索引尚未建立或需要重建，请联系管理员。"
+            return None, unavailable
         filters = form.filters()
-        result = search_index(index, form.q, filters=filters or None, sort=form.sort, limit=limit, offset=offset)
+        try:
+            result = search_index(index, form.q, filters=filters or None, sort=form.sort, limit=limit, offset=offset)
+        except IndexDamaged as exc:
+            # Damage the open-time check missed: the next search opens (and checks) the index again.
+            logging.getLogger(__name__).warning("search: %s", exc)
+            shared_index.discard(index)
+            return None, unavailable
         shown = result.hits + result.approximate_hits
         access.audit.append(user.username, "search", query=form.q, items=sorted({h.item_id for h in shown}),
                             detail={"filters": filters, "sort": form.sort, "total": result.total,
                                     "offset": offset, **detail})
         return result, None
 
+    @app.post("/search")
+    async def search_posted(request: Request) -> Response:
+        """The search form: its query goes into the link it redirects to sealed, not as text."""
+        from pipeline.archive.labels import parse_label_payload
+
+        need(request, "search")
+        data = await request.form()
+        params = {k: v for k, v in data.items() if isinstance(v, str) and k not in ("csrf", "qt")}
+        form = search_form(request, params)
+        if (token := parse_label_payload(form.q)) is not None:  # a box label scanned into the search box
+            return RedirectResponse(f"/v/{quote(token)}", status_code=303)
+        return RedirectResponse(f"/search?{form.query(reg=params.get('reg', ''))}", status_code=303)
+
     @app.get("/search", response_class=HTMLResponse)
-    def search(request: Request, offset: int = 0, reg: str = "") -> Response:
+    def search(request: Request, offset: Count = 0, reg: str = "") -> Response:
         from pipeline.archive.labels import parse_label_payload
 
         user = need(request, "search")
-        form = SearchForm.of(request.query_params)
+        form = search_form(request, request.query_params)
         if (token := parse_label_payload(form.q)) is not None:  # a box label scanned into the search box
-            return RedirectResponse(f"/v/{token}", status_code=303)
+            return RedirectResponse(f"/v/{quote(token)}", status_code=303)
+        if "q" in request.query_params:  # a typed link (?q=…): into the address bar sealed instead
+            return RedirectResponse(f"/search?{form.query(offset=offset or None, reg=reg)}", status_code=303)
         result, problem, locked = None, None, set()
-        offset = max(offset, 0)
         if form.q:
             result, problem = run_search(user, form, offset, PER_PAGE)
         if result is not None and visit(request, reg) is None:
@@ -309,11 +388,11 @@ def create_app(settings: Settings) -> FastAPI:
                     class_names=class_names)
 
     @app.get("/hit")
-    def hit(request: Request, n: int = 1, reg: str = "") -> Response:
+    def hit(request: Request, n: Count = 1, reg: str = "") -> Response:
         """The n-th hit (1-based) of a search, for 上一处/下一处命中 in the viewer: the search runs
         again (and is audited again) rather than trusting a list of pages kept in the browser."""
         user = need(request, "search")
-        form = SearchForm.of(request.query_params)
+        form = search_form(request, request.query_params)
         if not form.q or n < 1:
             return RedirectResponse(f"/search?{form.query(reg=reg)}", status_code=303)
         result, problem = run_search(user, form, n - 1, 1, hit=n)
@@ -365,18 +444,20 @@ def create_app(settings: Settings) -> FastAPI:
         entry = visit(request, reg)
         if view.item.sensitive and entry is None:  # 查档登记 before a sensitive file is opened
             # Back to the viewer with the search context (query, filters, hit number); the 登记号 is added.
-            context = urlencode([(k, v) for k, v in parse_qsl(request.url.query) if k != "reg"])
+            context = urlencode([(k, v) for k, v in parse_qsl(request.url.query) if k not in ("reg", "q")]
+                                + ([("qt", queries.seal(q, user.username))] if (q := request.query_params.get("q"))
+                                   else []))
             back = f"/view/{item_id}/{page_no}?{context}"
             return user, view, None, RedirectResponse(f"/register/new?next={quote(back)}", status_code=303)
         return user, view, entry, None
 
     @app.get("/view/{item_id}/{page_no}", response_class=HTMLResponse)
-    def view(request: Request, item_id: int, page_no: int, reg: str | None = None, n: int = 0,
-             of: int = 0) -> Response:
+    def view(request: Request, item_id: DbId, page_no: DbId, reg: str | None = None, n: Count = 0,
+             of: Annotated[int, Query(ge=0)] = 0) -> Response:
         user, view, entry, refusal = viewable(request, item_id, page_no, reg)
         if refusal:
             return refusal
-        form = SearchForm.of(request.query_params)
+        form = search_form(request, request.query_params)
         code = view.item.archival_code or f"item-{item_id}"
         access.audit.append(user.username, "view", query=form.q or None, items=[code],
                             detail={"page": page_no, "register": entry.register_number if entry else None})
@@ -387,14 +468,14 @@ def create_app(settings: Settings) -> FastAPI:
         reg = entry.register_number if entry else ""
         # n / of: this page's place among the search's hits (of = their number when the list was shown).
         hits = {"n": n, "of": of,
-                "prev": f"/hit?{form.query(n=n - 1, reg=reg)}" if form.q and n > 1 else None,
-                "next": f"/hit?{form.query(n=n + 1, reg=reg)}" if form.q and 0 < n < of else None}
+                "prev": Link(f"/hit?{form.query(n=n - 1, reg=reg)}") if form.q and n > 1 else None,
+                "next": Link(f"/hit?{form.query(n=n + 1, reg=reg)}") if form.q and 0 < n < min(of, MAX_OFFSET) else None}
         return page(request, "view.html", v=view, g=page_geometry(view.page, form.q), q=form.q, form=form,
                     reg=reg, hits=hits, here=form.query(n=n or None, of=of or None, reg=reg),
-                    text=text if entry else mask_snippet(text), volume=volume)
+                    text=released(text) if entry else mask_snippet(text), volume=volume)
 
     @app.get("/image/{item_id}/{page_no}")
-    def image(request: Request, item_id: int, page_no: int, reg: str | None = None) -> Response:
+    def image(request: Request, item_id: DbId, page_no: DbId, reg: str | None = None) -> Response:
         user, view, entry, refusal = viewable(request, item_id, page_no, reg)
         if refusal:
             return refusal
@@ -406,7 +487,7 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(path)
 
     @app.get("/thumb/{item_id}/{page_no}")
-    def thumb(request: Request, item_id: int, page_no: int, reg: str | None = None) -> Response:
+    def thumb(request: Request, item_id: DbId, page_no: DbId, reg: str | None = None) -> Response:
         """A 160-pixel-wide JPEG for the result list. Not audited as a view: at that size a page
         cannot be read, and the search that listed it is in the audit log with its items. Files
         holding personal data get none before a 查档登记 (the list shows 需登记后查看 instead)."""
@@ -422,10 +503,10 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(path, media_type="image/jpeg")
 
     @app.post("/print")
-    def print_pages(request: Request, item_id: int = Form(...), pages: list[int] = Form([]),
-                    reg: str = Form("")) -> Response:
+    def print_pages(request: Request, item_id: int = Form(..., ge=1, le=2**63 - 1),
+                    pages: list[int] = Form([]), reg: str = Form("", max_length=32)) -> Response:
         user = need(request, "print")
-        pages = sorted(set(pages))  # the ticked pages, in page order, each once
+        pages = sorted({p for p in pages if 1 <= p <= 100_000})  # the ticked pages, in page order, each once
         entry = visit(request, reg)
         if entry is None:  # printing anything needs the visit registered
             first = pages[0] if pages else 1
@@ -445,11 +526,16 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(data, media_type="application/pdf",
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(code)}.pdf"})
 
+    def inbox_state() -> dict:
+        """What the running processor last published about the inbox (see ReadinessGate.report)."""
+        found = catalog.published(f"inbox@{settings.ingest.station}")
+        return found[0] if found else {}
+
     @app.get("/status", response_class=HTMLResponse)
     def status(request: Request) -> HTMLResponse:
         need(request, "status")
         return page(request, "status.html", st=catalog.status(), flagged=catalog.flagged_pages(),
-                    failed=catalog.failed_items(), quarantine=catalog.recent_quarantine())
+                    failed=catalog.failed_items(), quarantine=catalog.recent_quarantine(), inbox=inbox_state())
 
     @app.get("/status.json")
     def status_json(request: Request) -> Response:
@@ -460,10 +546,11 @@ def create_app(settings: Settings) -> FastAPI:
                              "failed": st.by_state.get("failed", 0), "quarantined": st.quarantined,
                              "pages_done": st.pages_done, "pages_per_minute": round(st.pages_per_minute, 1),
                              "review_pending": st.review_pending, "pre_volumes": st.pre_volumes,
+                             "paused": bool(inbox_state().get("paused")),
                              "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     @app.post("/retry/{item_id}")
-    def retry(request: Request, item_id: int) -> Response:
+    def retry(request: Request, item_id: DbId) -> Response:
         user = need(request, "ingest")
         if catalog.retry(item_id, f"web {user.username}"):
             access.audit.append(user.username, "retry", items=[item_id])
@@ -477,7 +564,7 @@ def create_app(settings: Settings) -> FastAPI:
         return page(request, "review.html", queue=desk.store.review_queue(), classes=desk.store.taxonomy.leaves)
 
     @app.post("/review/{item_id}")
-    def decide(request: Request, item_id: int, class_code: str = Form("")) -> Response:
+    def decide(request: Request, item_id: DbId, class_code: str = Form("", max_length=128)) -> Response:
         from pipeline.store.filing import FilingError
 
         user = need(request, "review")
@@ -510,13 +597,21 @@ def create_app(settings: Settings) -> FastAPI:
     # ── 查档登记 list and export ─────────────────────────────────
 
     @app.get("/register", response_class=HTMLResponse)
-    def register_list(request: Request, q: str = "", id_number: str = "") -> HTMLResponse:
+    def register_list(request: Request, q: str = Query("", max_length=MAX_QUERY)) -> HTMLResponse:
+        user = need(request, "register")
+        entries = access.register.find(by=user.username, query=q or None, limit=200)
+        return page(request, "register_list.html", entries=entries, q=q)
+
+    @app.post("/register/find", response_class=HTMLResponse)
+    def register_find(request: Request, q: str = Form("", max_length=MAX_QUERY),
+                      id_number: str = Form("", max_length=32)) -> HTMLResponse:
+        """A requester's earlier visits by ID number: posted, so the number is in no URL or log."""
         user = need(request, "register")
         entries = access.register.find(by=user.username, query=q or None, id_number=id_number or None, limit=200)
         return page(request, "register_list.html", entries=entries, q=q)
 
     @app.get("/register.xlsx")
-    def register_export(request: Request, q: str = "") -> Response:
+    def register_export(request: Request, q: str = Query("", max_length=MAX_QUERY)) -> Response:
         import io
 
         user = need(request, "register")

@@ -8,22 +8,25 @@
   public archive window). The user is re-read on every request too, so role changes apply at once.
 * CSRF: every state-changing request carries the session's token in a form field; a missing
   or different token is refused (403) before the handler runs.
-* Login throttling per client address, on top of the per-account lockout in the catalog
-  (:class:`pipeline.store.access.UserStore`): a password guesser rotating usernames is
-  slowed down too.
+* Login throttling per client address lives in the catalog
+  (:class:`pipeline.store.access.LoginThrottle`), shared by every web process.
+* Search queries never appear in a URL (browser history, proxy and access logs): links carry
+  the query sealed (:class:`QueryCodec`, Fernet: encrypted and authenticated with a key
+  derived from the installation's secret), bound to the clerk, valid for a working day.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import json
 import os
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.fernet import Fernet, InvalidToken
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from pipeline.store.access import SESSION_MAX_AGE
@@ -76,24 +79,23 @@ def csrf_ok(session: Session, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf, token)
 
 
-class LoginThrottle:
-    """At most ``attempts`` failed logins per client address in ``window`` seconds."""
+class QueryCodec:
+    """A search query (name, ID number) as an opaque token for links: ``qt=gAAAA…``."""
 
-    def __init__(self, attempts: int = 10, window: float = 300.0) -> None:
-        self.attempts, self.window = attempts, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, secret: bytes) -> None:
+        key = hashlib.sha256(b"dangan-query-token|" + secret).digest()  # not the cookie's key
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(client, deque())
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
+    def seal(self, query: str, username: str) -> str:
+        payload = json.dumps({"q": query, "u": username}, ensure_ascii=False).encode("utf-8")
+        return self._fernet.encrypt(payload).decode("ascii")
 
-    def allowed(self, client: str) -> bool:
-        with self._lock:
-            return len(self._recent(client, time.monotonic())) < self.attempts
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            self._recent(client, time.monotonic()).append(time.monotonic())
+    def unseal(self, token: str, username: str) -> str | None:
+        """The query, or None: forged, expired, or sealed for another clerk."""
+        try:
+            data = json.loads(self._fernet.decrypt(token.encode("ascii"), ttl=SESSION_SECONDS))
+        except (InvalidToken, ValueError, UnicodeError):
+            return None
+        if not isinstance(data, dict) or data.get("u") != username or not isinstance(data.get("q"), str):
+            return None
+        return data["q"]

@@ -25,9 +25,15 @@ class _TcpConfig(uvicorn.Config):
         return sock
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, trusted_proxies: tuple[str, ...] = ()) -> None:
     """Run the web UI until SIGINT/SIGTERM; ``workers`` > 1: that many processes."""
-    config = _TcpConfig(APP, factory=True, host=host, port=port, workers=workers, log_level="info")
+    from pipeline.logs import uvicorn_log_config
+
+    # X-Forwarded-For is believed only from the configured proxies (none by default): the
+    # sign-in throttle counts per client address, and a client must not choose its own.
+    config = _TcpConfig(APP, factory=True, host=host, port=port, workers=workers, log_level="info",
+                        log_config=uvicorn_log_config(), proxy_headers=bool(trusted_proxies),
+                        forwarded_allow_ips=",".join(trusted_proxies) or None)
     if workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:

@@ -14,6 +14,8 @@
           window.location.reload();
           return;
         }
+        var banner = document.querySelector('[data-show="paused"]');
+        if (banner) { banner.hidden = !st.paused; }  // disk space: paused and resumed live
         Object.keys(st).forEach(function (key) {
           var el = cell(key);
           if (!el) { return; }
