@@ -250,8 +250,7 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         recent_q = sess.execute(
             select(QuarantinedFile.original_name, QuarantinedFile.reason)
             .order_by(QuarantinedFile.id.desc()).limit(5)).all()
-    published = catalog.published(f"inbox@{s.ingest.station}") if running else None
-    inbox = published[0] if published else {}
+    inbox = catalog.inbox_state(s.ingest.station) if running else {}
     data = {
         "service_running": running,
         "queued": st.by_state.get(ItemState.QUEUED, 0),
@@ -285,7 +284,7 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         table.add_row(key.replace("_", " "), str(data[key]))
     console.print(table)
     if data["paused"]:
-        console.print(f"[red]paused[/red] {data['paused']}", markup=True, highlight=False)
+        console.print("[red]paused[/red] " + escape(data["paused"]), highlight=False)
     for w in data["inbox_waiting"]:
         console.print("[yellow]waiting[/yellow] " + escape(f"{w['entry']}: {w['reason']}"))
     for w in data["inbox_ignored"]:

@@ -120,17 +120,29 @@ class OcrPage:
             return 0.0
         return sum(line.confidence * len(line.text) for line in self.lines) / total
 
-    # The page's OCR layout file (``p0001.ocr.json``) is written by to_json and read back by
-    # from_json only, so a resumed item rebuilds exactly the OcrPage it wrote.
+    # The page's OCR layout file (``p0001.ocr.json``) and the PDF/A plugin's exchange file are
+    # written by to_dict / to_json and read back by from_dict / from_json only, so a resumed item
+    # and the text layer both rebuild exactly the OcrPage that was written.
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps(self.to_dict(), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> OcrPage:
         """Parse what :meth:`to_json` wrote; ValueError for anything else (truncated, wrong shape)."""
         try:
             raw = json.loads(text)
+        except ValueError as exc:  # JSONDecodeError
+            raise ValueError(f"not an OCR layout: {type(exc).__name__}: {exc}") from exc
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> OcrPage:
+        """Rebuild what :meth:`to_dict` gave; ValueError for anything else (missing field, wrong type)."""
+        try:
             return cls(
                 engine=_str(raw["engine"]),
                 width=_int(raw["width"]),
@@ -148,7 +160,7 @@ class OcrPage:
                 ),
                 seconds=_float(raw["seconds"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not an OCR layout: {type(exc).__name__}: {exc}") from exc
 
 

@@ -21,10 +21,9 @@ def _mask(text: str) -> str:
 
 def _one_line(text: str) -> str:
     """Control characters (ESC, CR, LF …) written as escapes; a tab stays."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == "\t" else
-                   (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}") for ch in text)
+    from pipeline.ingest.names import printable
+
+    return printable(text, keep="\t")
 
 
 class PrivateDataFilter(logging.Filter):

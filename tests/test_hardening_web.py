@@ -263,7 +263,7 @@ def test_status_page_shows_what_the_inbox_holds_and_a_pause_for_disk_space(web, 
     waiting and why, hidden names ignored, the pause banner; names with ID numbers masked."""
     from pipeline.store import Catalog
 
-    Catalog(Database(settings.db_url)).publish(f"inbox@{settings.ingest.station}", {
+    Catalog(Database(settings.db_url)).publish_inbox(settings.ingest.station, {
         "in_flight": 2, "paused": "only 100 MiB free on /data, below the 256 MiB floor (min_free_mb)",
         "waiting": [{"entry": f"王秀英{ID}.jpg", "reason": "OSError: [Errno 28] No space left on device", "errors": 0}],
         "ignored": [{"entry": "..\\..\\evil.png", "reason": "hidden name (starts with a dot): rename it to ingest it"}],

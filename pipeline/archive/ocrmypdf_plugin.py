@@ -58,7 +58,7 @@ from ocrmypdf.exceptions import BadArgsError
 from ocrmypdf.models.ocr_element import BoundingBox, OcrClass, OcrElement
 from ocrmypdf.pluginspec import OcrEngine, OrientationConfidence
 
-from pipeline.domain import OcrLine, OcrPage, OcrWord, Quad, quad_bounds
+from pipeline.domain import OcrLine, OcrPage, OcrWord, quad_bounds
 
 log = logging.getLogger(__name__)
 
@@ -81,68 +81,9 @@ class DanganOptions(BaseModel):
 # ───────────────────────────── JSON exchange ─────────────────────────────
 
 
-def _quad_to_json(quad: Quad) -> list[list[float]]:
-    return [[float(x), float(y)] for x, y in quad]
-
-
-def _quad_from_json(raw: Sequence[Sequence[float]]) -> Quad:
-    pts = [(float(p[0]), float(p[1])) for p in raw]
-    if len(pts) != 4:
-        raise ValueError(f"a quad needs 4 points, got {len(pts)}")
-    return (pts[0], pts[1], pts[2], pts[3])
-
-
-def ocr_page_to_dict(page: OcrPage) -> dict[str, Any]:
-    return {
-        "engine": page.engine,
-        "width": page.width,
-        "height": page.height,
-        "seconds": page.seconds,
-        "lines": [
-            {
-                "text": line.text,
-                "confidence": line.confidence,
-                "box": _quad_to_json(line.box),
-                "vertical": line.vertical,
-                "words": [
-                    {"text": w.text, "confidence": w.confidence, "box": _quad_to_json(w.box)}
-                    for w in line.words
-                ],
-            }
-            for line in page.lines
-        ],
-    }
-
-
-def ocr_page_from_dict(raw: dict[str, Any]) -> OcrPage:
-    return OcrPage(
-        engine=str(raw.get("engine", "")),
-        width=int(raw["width"]),
-        height=int(raw["height"]),
-        seconds=float(raw.get("seconds", 0.0)),
-        lines=tuple(
-            OcrLine(
-                text=str(line["text"]),
-                confidence=float(line.get("confidence", 0.0)),
-                box=_quad_from_json(line["box"]),
-                vertical=bool(line.get("vertical", False)),
-                words=tuple(
-                    OcrWord(
-                        text=str(w["text"]),
-                        confidence=float(w.get("confidence", 0.0)),
-                        box=_quad_from_json(w["box"]),
-                    )
-                    for w in line.get("words", ())
-                ),
-            )
-            for line in raw.get("lines", ())
-        ),
-    )
-
-
 def write_ocr_json(pages: Sequence[OcrPage], path: Path) -> Path:
     """Write the OCR results of an item's pages, in page order, for the engine."""
-    doc = {"format": JSON_FORMAT, "pages": [ocr_page_to_dict(p) for p in pages]}
+    doc = {"format": JSON_FORMAT, "pages": [p.to_dict() for p in pages]}
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -155,7 +96,7 @@ def read_ocr_page(path: Path, page_number: int) -> OcrPage:
     pages = doc["pages"]
     if not 0 <= page_number < len(pages):
         raise IndexError(f"{path}: no OCR result for page {page_number} ({len(pages)} pages)")
-    return ocr_page_from_dict(pages[page_number])
+    return OcrPage.from_dict(pages[page_number])
 
 
 # ───────────────────────────── OcrPage → OcrElement ─────────────────────────────

@@ -250,18 +250,16 @@ def build_pdfa(
         ocr_json = write_ocr_json([o for _, o in pages], tmp / "ocr.json")
 
         attempts = ["internal", "ghostscript"] if backend == "auto" else [backend]
+        stand_in = {"title": _bmp_only(title), "author": _bmp_only(author), "subject": _bmp_only(subject),
+                    "keywords": _bmp_only(keywords)}
         problems: list[str] = []
         result: Path | None = None
         for attempt in attempts:
             candidate = tmp / f"out-{attempt}.pdf"
             started = time.perf_counter()
             try:
-                _run_ocrmypdf(
-                    images_pdf, candidate, ocr_json,
-                    backend=attempt, title=_bmp_only(title), author=_bmp_only(author),
-                    subject=_bmp_only(subject), keywords=_bmp_only(keywords),
-                )
-                if _bmp_only(title) != title or _bmp_only(author) != author:
+                _run_ocrmypdf(images_pdf, candidate, ocr_json, backend=attempt, **stand_in)
+                if (stand_in["title"], stand_in["author"]) != (title, author):
                     _write_metadata(candidate, title=title, author=author)
             except PdfaError as e:
                 problems.append(str(e))

@@ -171,15 +171,11 @@ class Settings(BaseModel):
     def staging_dir(self) -> Path:
         return self.home / "staging"
 
-    @property
-    def min_free_bytes(self) -> int:
-        return self.min_free_mb * 2**20
-
     def space_problem(self) -> str | None:
         """Why intake and workers must wait for disk space now (None: there is room)."""
         from pipeline.fileio import space_problem
 
-        return space_problem(self.home, self.min_free_bytes)
+        return space_problem(self.home, self.min_free_mb * 2**20)
 
     @property
     def worker_count(self) -> int:

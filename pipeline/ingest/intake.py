@@ -50,10 +50,14 @@ def members(entry: Path) -> list[Path]:
     return sorted(found, key=lambda p: natural_key(str(p.relative_to(entry))))
 
 
+def _relative_name(path: Path, root: Path) -> str:
+    """``path`` relative to the inbox, as the disk gives it (bytes that are not UTF-8 included)."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+
+
 def entry_label(entry: Path, root: Path) -> str:
     """The inbox entry's name as the catalog keeps it (relative to the inbox, readable text)."""
-    name = str(entry.relative_to(root)) if entry.is_relative_to(root) else entry.name
-    return readable_name(name)
+    return readable_name(_relative_name(entry, root))
 
 
 def _raw_names(entry: Path, files: list[Path], root: Path) -> dict[str, str]:
@@ -61,7 +65,7 @@ def _raw_names(entry: Path, files: list[Path], root: Path) -> dict[str, str]:
     beside the decoded name, so the name exactly as the disk gave it is never lost."""
     found = {}
     for path in dict.fromkeys([entry, *files]):
-        name = str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+        name = _relative_name(path, root)
         if hexed := raw_hex(name):
             found[readable_name(name)] = hexed
     return found

@@ -55,12 +55,13 @@ def storable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def printable(text: str) -> str:
+def printable(text: str, keep: str = "") -> str:
     """``text`` safe for a terminal or a log line: control and formatting characters (ESC,
-    new lines, right-to-left overrides, zero-width characters) written as escapes."""
+    new lines, right-to-left overrides, zero-width characters) written as escapes, except
+    those in ``keep``."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+    return "".join(ch if ch.isprintable() or ch in keep else _escape(ch) for ch in text)
 
 
 def _escape(ch: str) -> str:

@@ -86,8 +86,8 @@ def import_jsonl(path: Path, db: Database, settings: Settings,
                     continue
                 text = str(row["text"])
                 s.add(Page(item_id=item.id, page_no=row["page"], ocr_text=text, ocr_engine="import"))
-                found = sensitive_tags(f"{text}\n{row['title']}", find_id_numbers(f"{text}\n{row['title']}"),
-                                       find_phones(text))
+                titled = f"{text}\n{row['title']}"
+                found = sensitive_tags(titled, find_id_numbers(titled), find_phones(text))
                 if found:
                     item.sensitive = " ".join(sorted(set((item.sensitive or "").split()) | set(found)))
                 s.flush()

@@ -95,7 +95,6 @@ class Service:
                                      settings.ingest) if watch else None)
         self._stop = False
         self._published = ""  # the inbox state last written to the catalog (JSON)
-        self._published_at = 0.0
         self._full_disk: set[str] = set()  # loop steps failing for lack of space
 
     def _remove_crash_leftovers(self) -> None:
@@ -165,17 +164,16 @@ class Service:
         return value
 
     def publish(self) -> None:
-        """Put the inbox's state in the catalog when it changed (and every 30 s, so a reader
-        can tell a live service from one that died)."""
+        """Put the inbox's state in the catalog when it changed."""
         if self.watcher is None:
             return
         state = self.watcher.gate.report()
         if self._full_disk and not state["paused"]:
             state["paused"] = "disk full: a write failed for lack of space"
         text = json.dumps(state, ensure_ascii=False, sort_keys=True)
-        if text != self._published or time.monotonic() - self._published_at > 30:
-            self.catalog.publish(f"inbox@{self.settings.ingest.station}", state)
-            self._published, self._published_at = text, time.monotonic()
+        if text != self._published:
+            self.catalog.publish_inbox(self.settings.ingest.station, state)
+            self._published = text
 
     def status_line(self) -> str:
         st = self.catalog.status()

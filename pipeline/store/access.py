@@ -13,10 +13,11 @@ operator rights and de-identification (去标识化). So:
 * a requester's ID number is kept only masked (``3301**********0017``) and as an HMAC with a
   per-installation key, so a clerk can find a person's earlier visits without the number
   being stored; an ID number (or phone number) typed into a search is kept in the audit log
-  the same way, so "who looked up this person" is answerable without the number in the log;
+  the same way, so "who looked up this person" is answerable without the number in the log.
+  The key lives in the data home (mode 0600): back it up with the catalog, or
+  old visits can no longer be found by ID;
 * sign-in failures are counted per client address in the catalog (every web process sees
-  the same count): one clerk's typos lock neither the hall's shared address nor other accounts. The key lives in the data home (mode 0600): back it up with the catalog, or
-  old visits can no longer be found by ID.
+  the same count): one clerk's typos lock neither the hall's shared address nor other accounts.
 
 Lock order on PostgreSQL: a transaction that writes an audit entry takes the audit counter
 last, after any register counter or user row, so concurrent writers cannot deadlock.
@@ -366,16 +367,20 @@ def entry_hash(entry_id: int, occurred_at: datetime, user: str, action: str, que
 _PRIVATE_NUMBER = re.compile(r"(?<![0-9])[0-9](?:[-./_]?[0-9]){9,16}(?:[-./_]?[0-9Xx])(?![0-9])")
 
 
+def _number(m: re.Match[str]) -> str:
+    """A number found by _PRIVATE_NUMBER without its group separators (normalise_id_number)."""
+    return normalise_id_number(re.sub(r"[./_]", "", m.group()))
+
+
 def private_numbers(query: str) -> list[str]:
     """The ID and phone numbers in a query, as normalise_id_number gives them."""
-    return [normalise_id_number(re.sub(r"[./_]", "", m.group())) for m in
-            _PRIVATE_NUMBER.finditer(unicodedata.normalize("NFKC", query))]
+    return [_number(m) for m in _PRIVATE_NUMBER.finditer(unicodedata.normalize("NFKC", query))]
 
 
 def mask_query(query: str) -> str:
     """A query as the audit log keeps it: ID numbers ``3601**********8999``, phones ``138****5678``."""
     def hide(m: re.Match[str]) -> str:
-        number = normalise_id_number(re.sub(r"[./_]", "", m.group()))
+        number = _number(m)
         return mask(number, 4, 4) if len(number) > 11 else mask(number, 3, 4)
 
     return _PRIVATE_NUMBER.sub(hide, unicodedata.normalize("NFKC", query))

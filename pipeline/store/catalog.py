@@ -227,23 +227,22 @@ class Catalog:
         return StatusCounts(by_state, quarantined, pages_done, recent / minutes, dict(sorted(quality.items())),
                             review, open_volumes)
 
-    def publish(self, name: str, value: dict) -> None:
-        """Replace the live state ``name`` (e.g. ``inbox@station``) a running processor shows."""
+    def publish_inbox(self, station: str, state: dict) -> None:
+        """Replace what the running processor of ``station`` shows about its inbox (see
+        ReadinessGate.report: entries waiting and why, ignored names, a pause for disk space)."""
+        name = f"inbox@{station}"
         with self.db.session() as s:
             row = s.get(ServiceStatus, name)
             if row is None:
-                s.add(ServiceStatus(name=name, value=value, updated_at=utcnow()))
+                s.add(ServiceStatus(name=name, value=state, updated_at=utcnow()))
             else:
-                row.value, row.updated_at = value, utcnow()
+                row.value, row.updated_at = state, utcnow()
 
-    def published(self, name: str) -> tuple[dict, datetime] | None:
-        """The live state ``name`` and when it was written, or None."""
+    def inbox_state(self, station: str) -> dict:
+        """What ``publish_inbox`` last wrote for ``station`` ({} before any)."""
         with self.db.reading() as s:
-            row = s.get(ServiceStatus, name)
-            if row is None:
-                return None
-            at = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
-            return dict(row.value), at
+            row = s.get(ServiceStatus, f"inbox@{station}")
+            return dict(row.value) if row is not None else {}
 
     def flagged_pages(self, limit: int = 10) -> list[tuple[str, int, str]]:
         """The most recent pages with quality flags: (档号 or item label, page number, flags)."""

@@ -183,11 +183,6 @@ class SearchForm:
 REGISTER_LISTS = {"id_types": ID_TYPES, "relations": RELATIONS, "proofs": PROOFS, "uses": USES}
 
 
-def mask_snippet(text: str) -> str:
-    """ID and phone numbers masked: the full values only after a 查档登记."""
-    return mask_private_numbers(text)
-
-
 def _int(text: str) -> int | None:
     """A year typed in a filter field; anything else (², ١٩, a 20-digit number) is no filter."""
     return int(text) if re.fullmatch(r"[0-9]{1,4}", text.strip()) else None
@@ -472,7 +467,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "next": Link(f"/hit?{form.query(n=n + 1, reg=reg)}") if form.q and 0 < n < min(of, MAX_OFFSET) else None}
         return page(request, "view.html", v=view, g=page_geometry(view.page, form.q), q=form.q, form=form,
                     reg=reg, hits=hits, here=form.query(n=n or None, of=of or None, reg=reg),
-                    text=released(text) if entry else mask_snippet(text), volume=volume)
+                    text=released(text) if entry else text, volume=volume)  # masked by `shown` unless released
 
     @app.get("/image/{item_id}/{page_no}")
     def image(request: Request, item_id: DbId, page_no: DbId, reg: str | None = None) -> Response:
@@ -526,16 +521,12 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(data, media_type="application/pdf",
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(code)}.pdf"})
 
-    def inbox_state() -> dict:
-        """What the running processor last published about the inbox (see ReadinessGate.report)."""
-        found = catalog.published(f"inbox@{settings.ingest.station}")
-        return found[0] if found else {}
-
     @app.get("/status", response_class=HTMLResponse)
     def status(request: Request) -> HTMLResponse:
         need(request, "status")
         return page(request, "status.html", st=catalog.status(), flagged=catalog.flagged_pages(),
-                    failed=catalog.failed_items(), quarantine=catalog.recent_quarantine(), inbox=inbox_state())
+                    failed=catalog.failed_items(), quarantine=catalog.recent_quarantine(),
+                    inbox=catalog.inbox_state(settings.ingest.station))
 
     @app.get("/status.json")
     def status_json(request: Request) -> Response:
@@ -546,7 +537,7 @@ def create_app(settings: Settings) -> FastAPI:
                              "failed": st.by_state.get("failed", 0), "quarantined": st.quarantined,
                              "pages_done": st.pages_done, "pages_per_minute": round(st.pages_per_minute, 1),
                              "review_pending": st.review_pending, "pre_volumes": st.pre_volumes,
-                             "paused": bool(inbox_state().get("paused")),
+                             "paused": bool(catalog.inbox_state(settings.ingest.station).get("paused")),
                              "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     @app.post("/retry/{item_id}")
