@@ -15,7 +15,7 @@ import sys
 import httpx
 import pytest
 
-from conftest import REPO, dangan_env, run_cli, wait_for
+from conftest import REPO, dangan_env, run_cli, wait_progress
 from test_web import ID, PASSWORD, add_pages, catalog_and_index_page, csrf, login, make_web, register_visit
 
 from pipeline.domain import PageDocument
@@ -192,7 +192,7 @@ def web_server(settings, home):
         except httpx.HTTPError:
             return proc.poll() is not None
 
-    wait_for(up, 90, what="dangan web")
+    wait_progress(up, lambda: log.stat().st_size, stall=90, what="dangan web")
     assert proc.poll() is None, log.read_text()
     yield url, log, access
     proc.terminate()
@@ -231,7 +231,8 @@ def test_an_id_number_searched_is_in_no_url_log_line_or_audit_entry(web_server, 
     viewer = client.get(f"/view/1/1?{r.headers['location'].split('?', 1)[1]}")  # sensitive: register first
     assert viewer.status_code == 303 and ID not in viewer.headers["location"]
 
-    wait_for(lambda: "POST /register/find" in log.read_text(encoding="utf-8"), 30, what="access log lines")
+    wait_progress(lambda: "POST /register/find" in log.read_text(encoding="utf-8"), lambda: log.stat().st_size,
+                  stall=30, what="access log lines")
     assert ID not in log.read_text(encoding="utf-8")  # nor in any line the server wrote
     entries = access.audit.list(limit=20)
     assert any(e.action == "search" and e.query == "3601**********8999" for e in entries)

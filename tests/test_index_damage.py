@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import dangan_env, run_cli, start_service, wait_for
+from conftest import dangan_env, run_cli, start_service, wait_progress
 from pipeline.domain import PageDocument
 from pipeline.index import IndexDamaged, SharedIndex, needs_rebuild, open_index, reset_index
 from pipeline.index.base import SENTINEL_NAME
@@ -298,7 +298,8 @@ def test_watch_starts_on_a_damaged_index_and_rebuilds_it(home: Path, damaged_hom
             r = search_cli(env)
             return r.returncode == 0 and json.loads(r.stdout)["total"] == 1
 
-        wait_for(found, 240, interval=1.0, what="the page to be searchable again")
+        wait_progress(found, lambda: log.stat().st_size if log.exists() else 0, stall=240, interval=1.0,
+                      what="the page to be searchable again")
         assert proc.poll() is None, log.read_text()
         text = log.read_text(encoding="utf-8", errors="replace")
         assert text.count("is damaged") == 1, text  # one warning, then a normal start

@@ -18,7 +18,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import dangan_env, run_cli, start_service, wait_for
+from conftest import dangan_env, run_cli, start_service, wait_progress
 from pipeline.domain import OcrLine, OcrPage, OcrWord
 from scanfactory import body_paragraphs, render_page, squash
 
@@ -53,12 +53,25 @@ def log_tail(log: Path) -> str:
 
 def wait_service(proc: subprocess.Popen, log: Path, predicate: Callable[[], bool], timeout: float,
                  what: str, interval: float = 0.5) -> None:
-    """wait_for, failing at once (with the service log) if the service exits meanwhile."""
+    """Wait while the service makes progress (its log or the catalog's events grow; ``timeout``
+    is the longest stall allowed), failing at once (with the service log) if it exits."""
     def check() -> bool:
         return proc.poll() is not None or predicate()
 
+    def progress() -> tuple[int, int]:
+        events = 0
+        if (log.parent / "data" / "catalog.sqlite3").exists():
+            con = catalog(log.parent)
+            try:
+                events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            except sqlite3.Error:  # not migrated yet
+                pass
+            finally:
+                con.close()
+        return (log.stat().st_size if log.exists() else 0), events
+
     try:
-        wait_for(check, timeout, interval=interval, what=what)
+        wait_progress(check, progress, stall=timeout, interval=interval, what=what)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{log_tail(log)}") from None
     if proc.poll() is not None:
