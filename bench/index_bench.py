@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from seed_sentences import SEED_SENTENCES  # noqa: E402
 
 from pipeline.domain import PageDocument  # noqa: E402
-from pipeline.index import BACKENDS, open_index  # noqa: E402
+from pipeline.index import BACKENDS, open_index, search  # noqa: E402
 
 # ───────────────────────────── vocabulary ─────────────────────────────
 
@@ -359,7 +359,7 @@ def run(args) -> dict:
         order = backends if i % 2 == 0 else backends[::-1]
         for b in order:
             t0 = time.perf_counter()
-            result = indexes[b].search(query, limit=10)
+            result = search(indexes[b], query, limit=10, approximate=False, facets=False)
             lat[b][qtype].append((time.perf_counter() - t0) * 1000)
             if relevant:
                 found = {h.page_id for h in result.hits}

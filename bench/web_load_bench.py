@@ -54,7 +54,7 @@ from seed_sentences import SEED_SENTENCES  # noqa: E402
 from bench.report import write_report  # noqa: E402
 
 from pipeline.index import needs_rebuild, open_index  # noqa: E402
-from pipeline.store.access import mask  # noqa: E402
+from pipeline.text import mask  # noqa: E402
 
 TARGET_P95_MS = 300
 PASSWORD = "load test password 1"
@@ -113,7 +113,7 @@ class Server:
     def __init__(self, index_dir: Path, clerks: int, workers: int):
         from pipeline.config import load_settings
         from pipeline.store import Database
-        from pipeline.store.access import Access
+        from pipeline.access import Access
 
         self.home = Path(tempfile.mkdtemp(prefix="dangan-web-load-"))
         self.env = {**os.environ, "DANGAN_HOME": str(self.home)}

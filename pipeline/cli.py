@@ -82,7 +82,7 @@ def serve(
 
     from pipeline.runner.worker import set_parent_death_signal
     from pipeline.store import Database
-    from pipeline.store.access import Access
+    from pipeline.access import Access
 
     s = _settings()
     access = Access.open(Database(s.db_url), s.home)

@@ -28,7 +28,7 @@ PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="Read the password
 
 def _access():
     from pipeline.store import Database
-    from pipeline.store.access import Access
+    from pipeline.access import Access
 
     s = _settings()
     return Access.open(Database(s.db_url), s.home)
@@ -49,7 +49,7 @@ def _password(from_stdin: bool) -> str:
 
 
 def _run(action) -> Any:
-    from pipeline.store.access import AccessError
+    from pipeline.access import AccessError
 
     try:
         return action()
@@ -144,7 +144,7 @@ def audit_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The newest entries (this reading is itself logged)."""
-    from pipeline.store.access import mask_query
+    from pipeline.text import mask_query
 
     log = _access().audit
     entries = log.list(limit=limit, number=number)

@@ -31,8 +31,8 @@ def _logging(verbose: bool) -> None:
 def shown(text: str | None) -> str:
     """A file name, title or reason for a terminal: personal numbers masked (as snippets
     are), no escape sequences or line breaks a file name could smuggle in."""
-    from pipeline.index.snippets import mask_private_numbers
-    from pipeline.ingest.names import printable
+    from pipeline.text import mask_private_numbers
+    from pipeline.text import printable
 
     return printable(mask_private_numbers(text or ""))
 

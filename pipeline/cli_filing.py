@@ -30,8 +30,8 @@ def _user(user: str | None) -> str:
 
 
 def _desk():
-    from pipeline.archive.desk import FilingDesk
-    from pipeline.classify.taxonomy import TaxonomyError
+    from pipeline.filing.desk import FilingDesk
+    from pipeline.scheme.taxonomy import TaxonomyError
     from pipeline.store import Database
 
     s = _settings()
@@ -80,8 +80,8 @@ def classify(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show an item's classification, or decide it (--set CLASS / --confirm)."""
-    from pipeline.store.access import mask
-    from pipeline.store.filing import FilingError
+    from pipeline.text import mask
+    from pipeline.filing import FilingError
 
     desk = _desk()
     if set_class or confirm:
@@ -121,7 +121,7 @@ def classify(
 
 def train() -> None:
     """Train the learned classifier on the items people confirmed or corrected."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     try:
         report = _desk().train()
@@ -134,7 +134,7 @@ def train() -> None:
 def renumber(item: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
              user: Optional[str] = USER) -> None:
     """Issue a new 档号 for an item (explicit and logged; the old number is retired)."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     desk = _desk()
     try:
@@ -174,7 +174,7 @@ def volume_list(as_json: bool = typer.Option(False, "--json")) -> None:
 @volume_app.command("show")
 def volume_show(key: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """A volume's items in order."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     try:
         v = _desk().store.volume(key)
@@ -196,7 +196,7 @@ def volume_show(key: str, as_json: bool = typer.Option(False, "--json")) -> None
 @volume_app.command("add")
 def volume_add(item: int, key: str, user: Optional[str] = USER) -> None:
     """Put an item into a volume (a new key such as household:石门村:王秀英 opens a 预立卷)."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     desk = _desk()
     try:
@@ -209,7 +209,7 @@ def volume_add(item: int, key: str, user: Optional[str] = USER) -> None:
 @volume_app.command("move")
 def volume_move(key: str, item: int, position: int, user: Optional[str] = USER) -> None:
     """Reorder a 预立卷: move ITEM to POSITION (1-based)."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     desk = _desk()
     try:
@@ -223,7 +223,7 @@ def volume_move(key: str, item: int, position: int, user: Optional[str] = USER) 
 def volume_finalize(key: str, user: Optional[str] = USER,
                     checked_by: Optional[str] = typer.Option(None, "--checked-by", help="检查人")) -> None:
     """End the 预立卷: issue the 案卷号 and the items' 件号 (never changed afterwards)."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     try:
         v = _desk().finalize(key, _user(user), checked_by)
@@ -235,7 +235,7 @@ def volume_finalize(key: str, user: Optional[str] = USER,
 @volume_app.command("build")
 def volume_build(key: str) -> None:
     """Build the volume's PDF/A-2b: cover, 卷内目录, items (bookmarked, 页号 stamped), 备考表."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     try:
         v, built = _desk().build_volume(key)
@@ -248,7 +248,7 @@ def volume_build(key: str) -> None:
 def labels(out: Path = typer.Argument(..., help="PDF to write"),
            volumes: Optional[list[str]] = typer.Argument(None, help="Volume keys or 档号 (default: all)")) -> None:
     """Printable box/volume labels: 档号, title and a QR code holding only an opaque id."""
-    from pipeline.store.filing import FilingError
+    from pipeline.filing import FilingError
 
     try:
         path = _desk().labels(volumes or [], out)
@@ -303,7 +303,7 @@ def export(
 @taxonomy_app.command("check")
 def taxonomy_check(path: Optional[Path] = typer.Argument(None, help="Scheme file (default: classify.taxonomy)")) -> None:
     """Validate a filing scheme file; errors name the class and the key."""
-    from pipeline.classify.taxonomy import TaxonomyError, load_taxonomy
+    from pipeline.scheme.taxonomy import TaxonomyError, load_taxonomy
 
     path = path or _settings().classify.taxonomy
     try:
@@ -318,7 +318,7 @@ def taxonomy_check(path: Optional[Path] = typer.Argument(None, help="Scheme file
 @taxonomy_app.command("show")
 def taxonomy_show() -> None:
     """The leaf classes items are filed into, with retention and unit."""
-    from pipeline.classify.taxonomy import load_taxonomy
+    from pipeline.scheme.taxonomy import load_taxonomy
 
     t = load_taxonomy(_settings().classify.taxonomy)
     table = Table(title=t.name)

@@ -14,14 +14,14 @@ import sys
 
 
 def _mask(text: str) -> str:
-    from pipeline.index.snippets import mask_private_numbers  # loaded on the first log line
+    from pipeline.text import mask_private_numbers  # loaded on the first log line
 
     return mask_private_numbers(text)
 
 
 def _one_line(text: str) -> str:
     """Control characters (ESC, CR, LF …) written as escapes; a tab stays."""
-    from pipeline.ingest.names import printable
+    from pipeline.text import printable
 
     return printable(text, keep="\t")
 

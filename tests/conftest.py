@@ -139,9 +139,9 @@ def postgres_url(postgres_server, request):
 def filing_store(url: str, template: str = "{fonds}-{category}·{year}-{retention}-{org}-{item:04d}", *,
                  upgrade: bool = False):
     """The catalog's filing operations on ``url`` with the repo's filing scheme."""
-    from pipeline.classify.taxonomy import load_taxonomy
+    from pipeline.scheme.taxonomy import load_taxonomy
     from pipeline.store import Database
-    from pipeline.store.filing import FilingStore
+    from pipeline.filing import FilingStore
 
     return FilingStore(Database(url, upgrade=upgrade), load_taxonomy(REPO / "config" / "taxonomy.yaml"),
                        item_template=template, volume_template="{fonds}-{class}-{volume:03d}",
@@ -168,3 +168,11 @@ def run_processes(target, arg_tuples: list[tuple], timeout: float = 120) -> None
     for p in procs:
         p.join(timeout)
         assert p.exitcode == 0, f"{p.name} exited with {p.exitcode}"
+
+
+def exact(index, query: str, **options):
+    """Only the exact matches of ``query`` (no look-alike spellings, no facets): the search
+    path of the web UI and the CLI, with what the contract tests check in isolation."""
+    from pipeline.index import search
+
+    return search(index, query, approximate=False, facets=False, **options)

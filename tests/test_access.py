@@ -15,9 +15,9 @@ from alembic.migration import MigrationContext
 
 from conftest import DANGAN, REPO, dangan_env, run_cli, run_processes
 
-from pipeline.classify.metadata import id_check_digit
+from pipeline.text import id_check_digit
 from pipeline.store import AccessRegisterEntry, AuditEntry, Database, User
-from pipeline.store.access import (
+from pipeline.access import (
     XLSX_HEADERS,
     Access,
     AccessError,
@@ -224,7 +224,7 @@ def test_audit_verify_detects_an_edited_entry(logged):
 
 
 def test_audit_verify_detects_a_rehashed_entry_as_a_broken_link(logged):
-    from pipeline.store.access import entry_hash
+    from pipeline.access import entry_hash
 
     db, log, path = logged
     e = _entries(db)[6]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import filing_store, run_processes, settled_filing
-from pipeline.archive.archival_code import ArchivalCodeTemplate
+from pipeline.scheme.archival_code import ArchivalCodeTemplate
 from pipeline.domain import Classification
 from pipeline.store import Database, Item
 

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from conftest import dangan_env, run_cli, run_processes
 from pipeline.classify import Classifier, LearnedModel
 from pipeline.classify.model import ModelIntegrityError
-from pipeline.classify.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
+from pipeline.scheme.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
 from pipeline.config import load_settings
 from pipeline.store import Database, Event, Item, ItemState, Page, ReviewState, Volume
-from pipeline.store.filing import FilingError, FilingStore
+from pipeline.filing import FilingError, FilingStore
 
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[1]

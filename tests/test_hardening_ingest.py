@@ -242,7 +242,7 @@ def test_a_scan_named_after_a_person_and_their_id_never_shows_the_full_number(ho
 
     from pipeline.config import load_settings
     from pipeline.store import Database
-    from pipeline.store.access import Access
+    from pipeline.access import Access
     from pipeline.web.app import create_app
 
     full = "360122194405228999"

@@ -170,7 +170,7 @@ def web_server(settings, home):
     """`dangan web --workers 2` on a free port, with a clerk and a page holding an ID number."""
     import socket
 
-    from pipeline.store.access import Access
+    from pipeline.access import Access
 
     db = Database(settings.db_url)
     access = Access.open(db, settings.home)

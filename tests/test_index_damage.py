@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import dangan_env, run_cli, start_service, wait_progress
+from conftest import dangan_env, exact, run_cli, start_service, wait_progress
 from pipeline.domain import PageDocument
 from pipeline.index import IndexDamaged, SharedIndex, needs_rebuild, open_index, reset_index
 from pipeline.index.base import SENTINEL_NAME
@@ -115,7 +115,7 @@ def test_tantivy_damage_is_one_typed_error_and_reset_recovers(tmp_path, kind):
     with reset_index("tantivy", path) as index:
         assert needs_rebuild("tantivy", path)
         assert index.rebuild(iter(DOCS)) == len(DOCS)
-        assert index.search(NAME).total == 1
+        assert exact(index, NAME).total == 1
     assert not needs_rebuild("tantivy", path)
 
 
@@ -126,10 +126,10 @@ def test_whoosh_damage_is_one_typed_error_and_reset_recovers(tmp_path, kind):
     WHOOSH_DAMAGE[kind](path)
     with pytest.raises(IndexDamaged, match="dangan index rebuild"):
         with open_index("whoosh", path) as index:
-            index.search(NAME)  # Whoosh reads some files only when searching
+            exact(index, NAME)  # Whoosh reads some files only when searching
     with reset_index("whoosh", path) as index:
         assert index.rebuild(iter(DOCS)) == len(DOCS)
-        assert index.search(NAME).total == 1
+        assert exact(index, NAME).total == 1
 
 
 def test_damage_found_while_searching_is_typed(tmp_path):
@@ -169,7 +169,7 @@ def test_shared_index_waits_out_damage_until_rebuilt(tmp_path):
     with reset_index("tantivy", path) as index:
         index.rebuild(iter(DOCS))
     index = shared.get()
-    assert index is not None and index.search(NAME).total == 1
+    assert index is not None and exact(index, NAME).total == 1
     shared.close()
 
 
@@ -237,7 +237,7 @@ def test_cli_rebuild_still_refuses_a_foreign_directory(home: Path, settings):
 def test_web_search_on_damaged_index_says_so(settings, kind):
     from test_web import PASSWORD, login
 
-    from pipeline.store.access import Access
+    from pipeline.access import Access
     from pipeline.web.app import create_app
 
     catalogue(settings)
@@ -265,7 +265,7 @@ def test_indexer_rebuilds_when_indexing_finds_damage(settings, caplog):
     db = Database(settings.db_url)
     indexer = Indexer(settings, Catalog(db))  # no index yet: built from the catalog at start
     try:
-        assert indexer.index is not None and indexer.index.search(NAME).total == 1
+        assert indexer.index is not None and exact(indexer.index, NAME).total == 1
         new = doc(3, 3, "张建国", "Z001-WS·2016-D30-XZ-0003")
         with db.session() as s:
             s.add(Item(id=3, fingerprint="f3", label="scan3.jpg", state=ItemState.ARCHIVED, title=new.title,
@@ -279,7 +279,7 @@ def test_indexer_rebuilds_when_indexing_finds_damage(settings, caplog):
         caplog.set_level("WARNING")
         assert indexer.index_archived() == 1
         assert "damaged" in caplog.text and "rebuilding it from the catalog" in caplog.text
-        assert indexer.index.search("张建国").total == 1 and indexer.index.search(NAME).total == 1
+        assert exact(indexer.index, "张建国").total == 1 and exact(indexer.index, NAME).total == 1
         assert indexer.catalog.items_in_state(ItemState.ARCHIVED) == []  # marked indexed by the rebuild
     finally:
         indexer.close()

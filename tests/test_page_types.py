@@ -19,7 +19,7 @@ from PIL import Image
 
 from pipeline.archive import build_pdfa, extract_text
 from pipeline.domain import PageSource
-from pipeline.index.analysis import normalize
+from pipeline.text import normalize
 from pipeline.imaging import ocr_copy, prepare_image, prepare_page_pixels
 from pipeline.ocr import PageReader, get_engine
 

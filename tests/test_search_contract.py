@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from conftest import exact
 from pipeline.domain import PageDocument
 from pipeline.index import (
     BACKENDS,
     IndexDirectoryError,
     SearchIndex,
-    mask_id_numbers,
     needs_rebuild,
-    normalize,
     open_index,
 )
 from pipeline.index.analysis import index_tokens, query_plan
 from pipeline.index.base import SENTINEL_NAME
+from pipeline.text import mask_id_numbers, normalize
 
 
 def page(page_id, item_id, text, *, page_no=1, year=2016, village="三河村", category="WS", title="登记表"):
@@ -120,13 +120,13 @@ def fresh(backend, tmp_path):
     ],
 )
 def test_query_finds_exactly(shared, query, expected):
-    result = shared.search(query, limit=50)
+    result = exact(shared, query, limit=50)
     assert ids(result) == expected, query
     assert result.total == len(expected)
 
 
 def test_hit_carries_catalog_fields(shared):
-    [hit] = shared.search("钟建国").hits
+    [hit] = exact(shared, "钟建国").hits
     assert (hit.page_id, hit.item_id, hit.page_no) == (1, 100, 1)
     assert hit.archival_code == "J117-WS·2016-Y-0100"
     assert hit.title == "登记表" and hit.pdf_path == "/archive/100.pdf"
@@ -135,31 +135,31 @@ def test_hit_carries_catalog_fields(shared):
 
 
 def test_filters(shared):
-    filtered = shared.search("户籍证明", filters={"year": 1956})
+    filtered = exact(shared, "户籍证明", filters={"year": 1956})
     assert ids(filtered) == {4} and filtered.total == 1
-    browse = shared.search("", filters={"village": "三河村"})
+    browse = exact(shared, "", filters={"village": "三河村"})
     assert ids(browse) == {1, 2, 4, 6, 7} and browse.total == 5
-    assert ids(shared.search("户籍证明", filters={"village": "李家庄村"})) == {5}
-    assert ids(shared.search("户籍证明", filters={"category": "TD"})) == {4}
-    assert ids(shared.search("户籍证明", filters={"year": 2018, "village": "三河村"})) == set()
-    assert ids(shared.search("身份证", filters={"year": 2018})) == {5, 6}
-    assert ids(shared.search("", filters={"village": "李家庄村"})) == {3, 5}
+    assert ids(exact(shared, "户籍证明", filters={"village": "李家庄村"})) == {5}
+    assert ids(exact(shared, "户籍证明", filters={"category": "TD"})) == {4}
+    assert ids(exact(shared, "户籍证明", filters={"year": 2018, "village": "三河村"})) == set()
+    assert ids(exact(shared, "身份证", filters={"year": 2018})) == {5, 6}
+    assert ids(exact(shared, "", filters={"village": "李家庄村"})) == {3, 5}
     with pytest.raises(ValueError, match="village"):
-        shared.search("钟", filters={"town": "x"})
+        exact(shared, "钟", filters={"town": "x"})
 
 
 def test_order_total_and_paging(shared):
-    browse = shared.search("", limit=100)
+    browse = exact(shared, "", limit=100)
     assert browse.total == len(DOCS)
     keys = [(h.archival_code, h.page_no) for h in browse.hits]
     assert keys == sorted(keys)  # constant score: archival_code, page order
-    ranked = shared.search("身份证", limit=100)
+    ranked = exact(shared, "身份证", limit=100)
     assert ranked.total == 3
     order = [(-h.score, h.archival_code, h.page_no) for h in ranked.hits]
     assert order == sorted(order)
-    paged = [h.page_id for off in range(3) for h in shared.search("身份证", limit=1, offset=off).hits]
+    paged = [h.page_id for off in range(3) for h in exact(shared, "身份证", limit=1, offset=off).hits]
     assert paged == [h.page_id for h in ranked.hits]
-    assert shared.search("身份证", limit=0).total == 3
+    assert exact(shared, "身份证", limit=0).total == 3
 
 
 def test_count(shared):
@@ -170,32 +170,32 @@ def test_count(shared):
 
 
 def test_snippet_highlights_and_masks_id(shared):
-    [hit] = shared.search("61010219800101123X").hits
+    [hit] = exact(shared, "61010219800101123X").hits
     assert "610102********123X" in hit.snippet
     assert "19800101" not in hit.snippet
     assert "【" in hit.snippet and "】" in hit.snippet
-    [hit] = shared.search("钟建国").hits
+    [hit] = exact(shared, "钟建国").hits
     assert "【钟建国】" in hit.snippet
     assert "610102********123X" in hit.snippet and "\n" not in hit.snippet
 
 
 def test_snippet_masks_ocr_damaged_ids(shared):
-    [hit] = shared.search("320105198506151234").hits
+    [hit] = exact(shared, "320105198506151234").hits
     assert "19850615" not in hit.snippet.replace(" ", "")
     assert "320105" in hit.snippet and "1234" in hit.snippet
-    [hit] = shared.search("赵敏").hits
+    [hit] = exact(shared, "赵敏").hits
     assert "【赵敏】" in hit.snippet
     assert "199003" not in hit.snippet and "O30015" not in hit.snippet
 
 
 def test_snippet_shows_original_traditional_text(shared):
-    hits = {h.page_id: h for h in shared.search("户籍证明").hits}
+    hits = {h.page_id: h for h in exact(shared, "户籍证明").hits}
     assert "【戶籍證明】" in hits[4].snippet
     assert "【户籍证明】" in hits[5].snippet
 
 
 def test_snippet_highlights_across_line_break(shared):
-    [hit] = shared.search("精准扶贫").hits
+    [hit] = exact(shared, "精准扶贫").hits
     assert "【精准扶 贫】" in hit.snippet  # newline collapsed, still one highlight
 
 
@@ -214,30 +214,30 @@ def test_upsert_does_not_duplicate(fresh):
     fresh.add([changed, changed])
     fresh.commit()
     assert fresh.count() == len(DOCS)
-    assert ids(fresh.search("钟建华")) == {1}
-    assert ids(fresh.search("钟建国")) == set()
+    assert ids(exact(fresh, "钟建华")) == {1}
+    assert ids(exact(fresh, "钟建国")) == set()
 
 
 def test_delete_items(fresh):
     fresh.delete_items([100, 999])
     fresh.commit()
     assert fresh.count() == len(DOCS) - 2
-    assert ids(fresh.search("钟")) == set()
-    assert ids(fresh.search("户籍证明")) == {4, 5}
+    assert ids(exact(fresh, "钟")) == set()
+    assert ids(exact(fresh, "户籍证明")) == {4, 5}
 
 
 def test_add_then_delete_in_one_batch(fresh):
     fresh.add([page(50, 200, "临时页面 钟无艳")])
     fresh.delete_items([200])
     fresh.commit()
-    assert ids(fresh.search("钟无艳")) == set()
+    assert ids(exact(fresh, "钟无艳")) == set()
     assert fresh.count() == len(DOCS)
 
 
 def test_clear(fresh):
     fresh.clear()
     assert fresh.count() == 0
-    assert fresh.search("钟").total == 0
+    assert exact(fresh, "钟").total == 0
 
 
 def test_persistence_across_reopen(backend, tmp_path):
@@ -246,7 +246,7 @@ def test_persistence_across_reopen(backend, tmp_path):
     ix = open_index(backend, path)
     try:
         assert ix.count() == len(DOCS)
-        assert ids(ix.search("陈国华")) == {4}
+        assert ids(exact(ix, "陈国华")) == {4}
     finally:
         ix.close()
 
@@ -319,7 +319,7 @@ def test_other_backend_directory_is_wiped(backend, tmp_path):
     ix = open_index(backend, path)
     try:
         assert ix.count() == 0
-        assert ids(ix.search("钟")) == set()
+        assert ids(exact(ix, "钟")) == set()
     finally:
         ix.close()
 
@@ -372,13 +372,12 @@ def test_query_plan():
 
 
 def test_punctuation_only_query_finds_nothing(shared):
-    assert shared.search("，。").total == 0
-    assert shared.search("").total == len(DOCS)  # empty query = browse
+    assert exact(shared, "，。").total == 0
+    assert exact(shared, "").total == len(DOCS)  # empty query = browse
 
 
 def test_spaced_and_damaged_id_numbers_are_masked():
     """A grid-boxed ID comes out of OCR digit by digit, sometimes a digit short: still private."""
-    from pipeline.index import mask_id_numbers
 
     spaced = mask_id_numbers("公民身份号码 3 6 0 2 2 9 4 4 0 5 2 2 8 9 9 9")
     assert "4 4 0 5 2 2" not in spaced and spaced.startswith("公民身份号码 3 6 0 2 2 9")
@@ -403,12 +402,12 @@ def test_shared_index_follows_commits_and_rebuilds(backend, tmp_path):
         assert shared.get() is None  # not rebuilt yet: a search would miss pages
         writer.mark_rebuilt()
     first = shared.get()
-    assert first is not None and first.search("王秀英").total == 1
+    assert first is not None and exact(first, "王秀英").total == 1
     with open_index(backend, path) as writer:
         writer.add([page(2, 2, "户主李强")])
         writer.commit()
     deadline = time.monotonic() + 10
-    while shared.get().search("李强").total != 1:  # tantivy reloads shortly after a commit
+    while exact(shared.get(), "李强").total != 1:  # tantivy reloads shortly after a commit
         assert time.monotonic() < deadline, "the shared index never saw the new commit"
         time.sleep(0.1)
     assert shared.get() is first  # not reopened for a commit

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from pipeline.domain import PageDocument
-from pipeline.index import BACKENDS, mask_private_numbers, needs_rebuild, open_index, search
+from pipeline.index import BACKENDS, needs_rebuild, open_index, search
+from pipeline.text import mask_private_numbers
 from pipeline.index.base import SENTINEL_NAME
 from pipeline.index.confusion import lookalikes, variants
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.domain import PageDocument
 from pipeline.store import Database
-from pipeline.store.access import Access
+from pipeline.access import Access
 from pipeline.web.app import create_app
 
 PASSWORD = "correct horse 12"

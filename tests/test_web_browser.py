@@ -31,7 +31,7 @@ def _free_port() -> int:
 @pytest.fixture
 def server(settings, home):
     from pipeline.store import Database
-    from pipeline.store.access import Access
+    from pipeline.access import Access
 
     db = Database(settings.db_url)
     Access.open(db, settings.home).users.create("clerk1", PASSWORD, ["clerk"], by="test", display_name="窗口甲")
@@ -109,7 +109,7 @@ def test_status_page_updates_itself_in_chromium(server, settings, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from pipeline.store import Database, Item, ItemState
-    from pipeline.store.access import Access
+    from pipeline.access import Access
 
     db = Database(settings.db_url)
     Access.open(db, settings.home).users.create("op1", PASSWORD, ["operator"], by="test")
@@ -142,7 +142,7 @@ def test_an_id_searched_in_chromium_stays_out_of_the_address_bar_and_a_reviewer_
     from playwright.sync_api import expect, sync_playwright
 
     from pipeline.store import Database
-    from pipeline.store.access import Access
+    from pipeline.access import Access
 
     Access.open(Database(settings.db_url), settings.home).users.create("rev1", PASSWORD, ["reviewer"], by="test")
     with sync_playwright() as pw:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pipeline.classify.metadata import extract_metadata
 from pipeline.classify.model import LearnedModel
 from pipeline.classify.rules import TextView, rank, rule_probabilities
-from pipeline.classify.taxonomy import FilingClass, Taxonomy, TaxonomyError, load_taxonomy
+from pipeline.scheme.taxonomy import FilingClass, Taxonomy, TaxonomyError, load_taxonomy
 from pipeline.config.settings import ClassifySettings
 from pipeline.domain import Classification, Evidence, ItemMetadata, OcrPage
 

@@ -23,11 +23,12 @@ from collections.abc import Sequence
 from datetime import date
 
 from pipeline.domain import ExtractedDate, IdNumber, ItemMetadata
+from pipeline.text import HAN as _HAN
+from pipeline.text import id_check_digit, join_han_spaces, mask_id_numbers
 
 __all__ = ["extract_metadata", "find_doc_numbers", "find_id_numbers", "find_names", "find_phones",
-           "id_check_digit", "mask_id_numbers", "parse_dates", "sensitive_tags"]
+           "parse_dates", "sensitive_tags"]
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 _S = "[ \t]*"  # spaces OCR puts between the parts of a field; never a line break
 _A = re.ASCII  # \d is [0-9]: full-width digits are folded first, other scripts are not digits
 
@@ -41,11 +42,6 @@ FIRST_YEAR = 1949  # the archives start with the People's Republic
 
 def _fold(text: str) -> str:
     return text.translate(_FOLD)
-
-
-def _join_han(s: str) -> str:
-    """Drop the spaces OCR puts between Han characters (letter-spaced headings, form cells)."""
-    return re.sub(rf"(?<=[{_HAN}])[ \t\u3000]+(?=[{_HAN}])", "", s)
 
 
 def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
@@ -73,20 +69,12 @@ def _valid_day(y: int, m: int, d: int) -> bool:
 
 # ───────────────────────────── ID numbers ─────────────────────────────
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 # A run of digits (and X) in which single spaces may separate boxed digits or groups.
 _DIGIT_RUN = re.compile(r"(?<!\d)\d(?: ?[\dXx])*", _A)
 _ID_SHAPE = re.compile(r"\d{17}[\dX]|\d{15}", _A)
 # An 18-character ID number written in groups: 360122-19720808-4563 (also . / _ or spaces).
 _GROUPED_ID = re.compile(r"(?<!\d)\d(?:[-./_ ]?\d){16}[-./_ ]?[\dXx](?!\d)", _A)
 _GROUP_SEPARATOR = re.compile(r"[-./_ ]")
-
-
-def id_check_digit(first17: str) -> str:
-    """Check character of an 18-digit 居民身份证号码 (GB 11643-1999, ISO 7064 MOD 11-2)."""
-    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
-        raise ValueError(f"need 17 ASCII digits, got {first17!r}")
-    return "10X98765432"[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
 
 
 def _id_number(value: str, position: int) -> IdNumber | None:
@@ -130,18 +118,6 @@ def _id_hits(s: str) -> list[tuple[tuple[int, int], IdNumber]]:
 def find_id_numbers(text: str) -> list[IdNumber]:
     """居民身份证号码 in text order, valid or flagged (``problem``: region/birth date/check digit)."""
     return [found for _, found in _id_hits(_fold(text))]
-
-
-def mask_id_numbers(text: str, keep_head: int = 6, keep_tail: int = 4) -> str:
-    """Every ID number in ``text`` (valid or not, grouped, spaced, touching letters) with its
-    digits masked but the first 6 and the last 4: what a 题名 taken from a heading or a file
-    name may show (``王秀英身份证360122********8999``)."""
-    chars = list(text)
-    for (start, end), _ in _id_hits(_fold(text)):
-        digits = [i for i in range(start, end) if _fold(text[i]).isalnum()]
-        for i in digits[keep_head:len(digits) - keep_tail]:
-            chars[i] = "*"
-    return "".join(chars)
 
 
 # ───────────────────────────── phones ─────────────────────────────
@@ -341,7 +317,7 @@ def _village(text: str) -> str | None:
     # A space usually ends a word (户主王秀英 石门村); only letter-spaced OCR (石 门 村) needs
     # the spaces between Han characters removed, so that is the second try.
     folded = _fold(text)
-    return _village_in(folded) or _village_in(_join_han(folded))
+    return _village_in(folded) or _village_in(join_han_spaces(folded))
 
 
 def _village_in(s: str) -> str | None:
@@ -364,7 +340,7 @@ _NAMED_HOUSEHOLD = re.compile(f"([{_HAN}]{{2,4}})户(?!主)")
 
 
 def _household_by_name(text: str) -> str | None:
-    for m in _NAMED_HOUSEHOLD.finditer(_join_han(_fold(text))):
+    for m in _NAMED_HOUSEHOLD.finditer(join_han_spaces(_fold(text))):
         for length in (3, 2, 4):
             candidate = m.group(1)[-length:]
             if len(candidate) == length and _person(candidate) == candidate:
@@ -393,7 +369,7 @@ _SENSITIVE = {
 
 def sensitive_tags(text: str, id_numbers: Sequence[IdNumber], phones: Sequence[str]) -> tuple[str, ...]:
     """Privacy tags for an item: what the text holds that access rules must consider."""
-    s = _join_han(_fold(text))
+    s = join_han_spaces(_fold(text))
     tags = {tag for tag, pattern in _SENSITIVE.items() if pattern.search(s)}
     if id_numbers:  # an invalid ID number is still somebody's number
         tags.add("id_number")
@@ -419,7 +395,7 @@ TAIL_LINES = 6  # the 落款 (issuer and date) sits in the last lines
 
 def _clean(line: str) -> str:
     """A line without OCR noise at its ends and without the spaces of a letter-spaced heading."""
-    return _join_han(line).strip(_NOISE)
+    return join_han_spaces(line).strip(_NOISE)
 
 
 def _title(lines: list[str], fallback: str) -> tuple[str, bool]:

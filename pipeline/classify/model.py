@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.fileio import atomic_write_bytes
-from pipeline.index.analysis import normalize
+from pipeline.text import normalize
 
 FORMAT = "dangan-classifier-1"
 NGRAMS = (1, 2, 3)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.classify.taxonomy import FilingClass, Taxonomy
+from pipeline.scheme.taxonomy import FilingClass, Taxonomy
 from pipeline.domain import Evidence
-from pipeline.index.analysis import normalize
+from pipeline.text import normalize
 
 W_TITLE_PATTERN = 6.0
 W_BODY_PATTERN = 1.0

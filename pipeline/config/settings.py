@@ -79,7 +79,7 @@ class ArchiveSettings(_Section):
     @field_validator("code_template")
     @classmethod
     def _template_has_item(cls, value: str) -> str:
-        from pipeline.archive.archival_code import ArchivalCodeTemplate
+        from pipeline.scheme.archival_code import ArchivalCodeTemplate
 
         ArchivalCodeTemplate(value)  # raises ValueError with a readable message
         return value
@@ -87,7 +87,7 @@ class ArchiveSettings(_Section):
     @field_validator("volume_template")
     @classmethod
     def _template_has_volume(cls, value: str) -> str:
-        from pipeline.archive.archival_code import ArchivalCodeTemplate
+        from pipeline.scheme.archival_code import ArchivalCodeTemplate
 
         ArchivalCodeTemplate(value, counter="volume")
         return value
@@ -95,7 +95,7 @@ class ArchiveSettings(_Section):
     @field_validator("volume_item_template")
     @classmethod
     def _template_in_volume(cls, value: str) -> str:
-        from pipeline.archive.archival_code import ArchivalCodeTemplate
+        from pipeline.scheme.archival_code import ArchivalCodeTemplate
 
         ArchivalCodeTemplate(value)
         return value

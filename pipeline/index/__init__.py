@@ -4,20 +4,11 @@ tantivy is the embedded default; Whoosh sits behind the same interface.
 ``search`` (service.py) is the one entry point for the web UI and the CLI.
 """
 
-from .analysis import ANALYZER_VERSION, normalize, query_plan
-from .base import (
-    BACKENDS,
-    DEFAULT_BACKEND,
-    IndexDamaged,
-    IndexDirectoryError,
-    SearchIndex,
-    SharedIndex,
-    needs_rebuild,
-    open_index,
-    reset_index,
-)
+from .analysis import ANALYZER_VERSION, query_plan
+from .backends import SharedIndex, needs_rebuild, open_index, reset_index
+from .base import BACKENDS, DEFAULT_BACKEND, IndexDamaged, IndexDirectoryError, SearchIndex
 from .service import search
-from .snippets import make_snippet, mask_id_numbers, mask_private_numbers
+from .snippets import make_snippet
 
 __all__ = [
     "ANALYZER_VERSION",
@@ -28,10 +19,7 @@ __all__ = [
     "SearchIndex",
     "SharedIndex",
     "make_snippet",
-    "mask_id_numbers",
-    "mask_private_numbers",
     "needs_rebuild",
-    "normalize",
     "open_index",
     "query_plan",
     "reset_index",

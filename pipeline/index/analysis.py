@@ -41,9 +41,10 @@ so a page naming 王芳 outranks one that only names 王芳芳 or 汪王芳.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+
+from pipeline.text import HAN as _HAN
+from pipeline.text import normalize, normalize_chars
 
 # Bump whenever normalize()/index_tokens() change what ends up in the index:
 # the sentinel in the index directory then forces a rebuild from the catalog.
@@ -53,25 +54,8 @@ ANALYZER_VERSION = "cjk-unibi-4"
 # OCR runs must not break indexing). Applied identically at query time.
 MAX_TOKEN_CHARS = 64
 
-# Han ideographs (BMP + extension planes) and 〇, used in dates (二〇一六年).
-_HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_HAN_RE = re.compile(f"[{_HAN}]")
 # Token runs: Han runs, or runs of other letters/digits (not underscore).
 _RUN_RE = re.compile(f"(?P<han>[{_HAN}]+)|(?P<alnum>[^\\W_{_HAN}]+)")
-# Whitespace that OCR put inside a Han word or a number.
-_SPLIT_WS_RE = re.compile(
-    f"(?<=[{_HAN}])\\s+(?=[{_HAN}])"
-    r"|(?<=[0-9])\s+(?=[0-9])"
-    r"|(?<=[0-9])\s+(?=[Xx](?![0-9A-Za-z]))"  # ID check character on the next line
-)
-# An ID number written in groups: 18 characters once the separators between them are
-# dropped (6-8-4 with hyphens, dots, slashes or underscores). Exactly 18, so a date range
-# (2016.05.12-2017.06.30) or a phone number keeps its separators.
-_GROUPED_ID_RE = re.compile(r"(?<![0-9])[0-9](?:[-./_]?[0-9]){16}[-./_]?[0-9Xx](?![0-9])")
-_ID_SEPARATOR_RE = re.compile(r"[-./_]")
-# An 18-char run that could be an ID number with OCR letter-for-digit errors.
-_ID_LIKE_RE = re.compile(r"(?<![0-9A-Za-z])[0-9OoIlSBZ]{17}[0-9OoIlSBZXx](?![0-9A-Za-z])")
-_ID_REPAIR = str.maketrans("OoIlSBZ", "0011582")
 # A (normalised) ID number: 17 digits + digit or x. Letters may touch it (NO360122…, ID…x):
 # only digits around it make it part of a longer number.
 ID_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9x](?![0-9])")
@@ -85,104 +69,6 @@ _MASKED_ID_RE = re.compile(r"([0-9]{4,16})(\*+)([0-9]*[0-9]{3}[0-9x])")
 MASK_HEADS, MASK_TAIL = (4, 6), 4
 # Standalone Han runs of these lengths are indexed whole (names: 2–4 characters).
 WORD_MIN_CHARS, WORD_MAX_CHARS = 2, 4
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-class _NfkcTable(dict):
-    """str.translate table that computes NFKC per character on first sight."""
-
-    def __missing__(self, code: int) -> str:
-        value = unicodedata.normalize("NFKC", chr(code))
-        self[code] = value
-        return value
-
-
-class _T2sTable(dict):
-    """str.translate table: Traditional → Simplified for one Han character."""
-
-    def __missing__(self, code: int) -> str:
-        char = chr(code)
-        value = char
-        if _HAN_RE.match(char):
-            converted = _opencc().convert(char)
-            if len(converted) == 1:  # keep the 1:1 offset map intact
-                value = converted
-        self[code] = value
-        return value
-
-
-_NFKC = _NfkcTable()
-_T2S = _T2sTable()
-
-
-@lru_cache(maxsize=1)
-def _opencc():
-    import opencc  # local import: keeps module import cheap for CLI start-up
-
-    return opencc.OpenCC("t2s")
-
-
-def _repair_id(match: re.Match[str]) -> str:
-    run = match.group(0)
-    # Only touch runs that are mostly digits already: a real word never is.
-    if sum(c.isdigit() for c in run) < 14:
-        return run
-    return run.translate(_ID_REPAIR)  # the check character X is not in the table
-
-
-def normalize_with_map(text: str) -> tuple[str, list[int]]:
-    """Normalised text plus, for each of its characters, the index in ``text``."""
-    s = text.translate(_NFKC)
-    if len(s) == len(text):  # NFKC never maps a character to "": 1:1, fast path
-        offsets = list(range(len(text)))
-    else:
-        offsets = []
-        for i, char in enumerate(text):
-            offsets.extend([i] * len(_NFKC[ord(char)]))
-    s, offsets = _drop_spans(s, offsets, [m.span() for m in _SPLIT_WS_RE.finditer(s)])
-    s, offsets = _drop_spans(s, offsets, _id_separator_spans(s))
-    return _char_level_steps(s), offsets
-
-
-def normalize(text: str) -> str:
-    """Normalise OCR text or a query for indexing/matching (see module doc)."""
-    s = text.translate(_NFKC)
-    s = _SPLIT_WS_RE.sub("", s)
-    s = _GROUPED_ID_RE.sub(lambda m: _ID_SEPARATOR_RE.sub("", m.group(0)), s)
-    return _char_level_steps(s)
-
-
-def _id_separator_spans(s: str) -> list[tuple[int, int]]:
-    """Where the separators of grouped ID numbers are (see _GROUPED_ID_RE)."""
-    return [(m.start() + k.start(), m.start() + k.end())
-            for m in _GROUPED_ID_RE.finditer(s) for k in _ID_SEPARATOR_RE.finditer(m.group(0))]
-
-
-def _drop_spans(s: str, offsets: list[int], spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
-    """``s`` without ``spans`` (sorted, disjoint), with the offset map kept in step."""
-    if not spans:
-        return s, offsets
-    out_s: list[str] = []
-    out_o: list[int] = []
-    pos = 0
-    for start, end in spans:
-        out_s.append(s[pos:start])
-        out_o.extend(offsets[pos:start])
-        pos = end
-    out_s.append(s[pos:])
-    out_o.extend(offsets[pos:])
-    return "".join(out_s), out_o
-
-
-def _char_level_steps(s: str) -> str:
-    """Length-preserving steps (the offset map stays valid through them)."""
-    s = s.translate(_T2S)
-    s = _ID_LIKE_RE.sub(_repair_id, s)
-    return s.translate(_ASCII_LOWER)
-
-
-def is_han(char: str) -> bool:
-    return bool(_HAN_RE.match(char))
 
 
 def runs(normalized: str) -> list[tuple[str, bool]]:
@@ -253,7 +139,7 @@ def standalone_words(text: str) -> list[str]:
     whole, normalised. Spaces still separate here: on a form the space between
     a name and the next cell is what makes the name stand alone (normalize()
     joins Han characters across spaces, for OCR's split words)."""
-    spaced = _char_level_steps(text.translate(_NFKC))
+    spaced = normalize_chars(text)
     return [run for run, han in runs(spaced) if han and WORD_MIN_CHARS <= len(run) <= WORD_MAX_CHARS]
 
 

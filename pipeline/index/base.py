@@ -1,4 +1,4 @@
-"""SearchIndex interface, backend registry and the version sentinel.
+"""SearchIndex interface and the version sentinel (the backends by name: backends.py).
 
 The index is a rebuildable cache of the catalog. A small JSON sentinel in the
 index directory records which backend, schema and analyzer wrote it. Opening
@@ -18,17 +18,17 @@ import json
 import logging
 import os
 import shutil
-import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from ..domain import PageDocument, SearchHit, SearchResult
+from ..domain import PageDocument, SearchHit
 from ..fileio import is_disk_full
-from .analysis import ANALYZER_VERSION, QueryPlan, query_plan
-from .snippets import make_snippet, mask_private_numbers
+from .analysis import ANALYZER_VERSION, QueryPlan
+from pipeline.text import mask_private_numbers
+
+from .snippets import make_snippet
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ SORTS = ("relevance", "date")
 # before pages that only contain 王芳芳, whatever the term frequencies.
 WORD_BONUS = 100.0
 
-_STATE_READY = "ready"
-_STATE_REBUILD = "rebuild-needed"
+STATE_READY = "ready"
+STATE_REBUILD = "rebuild-needed"
 
 
 class IndexDirectoryError(RuntimeError):
@@ -118,7 +118,7 @@ class SearchIndex(ABC):
     def _missing_files(self) -> None:
         """Called when the directory holds no index: fine while it awaits a rebuild (a fresh
         index is created), damage when the sentinel says it mirrors the catalog (files lost)."""
-        if (read_sentinel(self.path) or {}).get("state") == _STATE_READY:
+        if (read_sentinel(self.path) or {}).get("state") == STATE_READY:
             raise IndexDamaged(self.path, "its files are missing")
 
     # ── writing ──
@@ -148,7 +148,7 @@ class SearchIndex(ABC):
         """Committed pages in the index."""
 
     @abstractmethod
-    def _search(
+    def query(
         self, plan: QueryPlan, filters: dict, n: int, *, sort: str = "relevance", exclude: QueryPlan | None = None
     ) -> tuple[int, list[tuple[float, dict]]]:
         """(total matches, up to n (score, stored fields) best-first).
@@ -159,54 +159,20 @@ class SearchIndex(ABC):
         (a non-empty plan) are left out."""
 
     @abstractmethod
-    def _facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
+    def facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
         """Pages per value of each FACET_FIELDS field among the matches
         (values as strings; fields without any value may be missing)."""
-
-    def search(
-        self,
-        query: str,
-        *,
-        limit: int = 10,
-        offset: int = 0,
-        filters: dict | None = None,
-    ) -> SearchResult:
-        """AND of the query's terms (see analysis.query_plan), optionally
-        restricted by filters (FILTER_FIELDS). Exact matches only: the UI's
-        search (approximate names, date sort, facets) is service.search.
-        An empty query lists all (filtered) pages in archival_code/page_no
-        order. Hits are ordered by score, ties by archival_code then page_no;
-        ``total`` counts all matches."""
-        started = time.perf_counter()
-        plan = query_plan(query)
-        clean = check_filters(filters)
-        limit = max(int(limit), 0)
-        offset = max(int(offset), 0)
-        want = offset + limit
-        rows: list[tuple[float, dict]] = []
-        if plan.empty and (query or "").strip():
-            total = 0  # only punctuation: nothing to look for (not "everything")
-        elif want == 0:
-            total, _ = self._search(plan, clean, 1)
-        elif plan.empty:
-            total, rows = self._search(plan, clean, want)
-        else:
-            total, rows = fetch_with_ties(lambda n: self._search(plan, clean, n), want)
-            rows.sort(key=lambda r: (-r[0], r[1]["archival_code"], r[1]["page_no"]))
-        hits = [make_hit(score, fields, plan) for score, fields in rows[offset:want]]
-        millis = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, total=total, hits=hits, millis=millis)
 
     # ── rebuild bookkeeping ──
     def mark_rebuilt(self) -> None:
         """Record that the index again mirrors the catalog (after a rebuild)."""
-        write_sentinel(self.path, self.backend, self.schema_version, _STATE_READY)
+        write_sentinel(self.path, self.backend, self.schema_version, STATE_READY)
 
     def rebuild(self, docs: Iterable[PageDocument], batch: int = 5000) -> int:
         """clear → add all pages in batches (commit per batch) → mark_rebuilt.
         If the process dies half-way, needs_rebuild() stays true."""
         self.clear()
-        write_sentinel(self.path, self.backend, self.schema_version, _STATE_REBUILD)
+        write_sentinel(self.path, self.backend, self.schema_version, STATE_REBUILD)
         total = 0
         chunk: list[PageDocument] = []
         for doc in docs:
@@ -381,97 +347,5 @@ def prepare_directory(path: Path, backend: str, schema_version: int, looks_like_
         return True
     wipe_directory(path, looks_like_index)
     path.mkdir(parents=True, exist_ok=True)
-    write_sentinel(path, backend, schema_version, _STATE_REBUILD)
+    write_sentinel(path, backend, schema_version, STATE_REBUILD)
     return False
-
-
-def _backend_class(backend: str) -> type[SearchIndex]:
-    if backend == "tantivy":
-        from .tantivy_index import TantivyIndex
-
-        return TantivyIndex
-    if backend == "whoosh":
-        from .whoosh_index import WhooshIndex
-
-        return WhooshIndex
-    raise ValueError(f"unknown search backend {backend!r}; valid: {', '.join(BACKENDS)}")
-
-
-def open_index(backend: str | None, path: Path | str) -> SearchIndex:
-    """Open (or create) the index at ``path``. A sentinel mismatch wipes the
-    directory and leaves an empty index with needs_rebuild() true."""
-    cls = _backend_class(backend or DEFAULT_BACKEND)
-    return cls(Path(path))
-
-
-def reset_index(backend: str | None, path: Path | str) -> SearchIndex:
-    """Wipe the index directory (only if it is ours, see wipe_directory) and open a fresh,
-    empty index with needs_rebuild() true: where a rebuild starts, whatever state (or damage)
-    the old index was in."""
-    cls = _backend_class(backend or DEFAULT_BACKEND)
-    # Either engine's remains are ours: the configured backend may have changed.
-    wipe_directory(Path(path), lambda p: any(_backend_class(b).looks_like_index(p) for b in BACKENDS))
-    return cls(Path(path))
-
-
-def needs_rebuild(backend: str | None, path: Path | str) -> bool:
-    """True when the index at ``path`` does not (yet) mirror the catalog:
-    missing, written by another backend/schema/analyzer, or wiped and not
-    rebuilt since. Reads only the sentinel; takes no lock."""
-    backend = backend or DEFAULT_BACKEND
-    cls = _backend_class(backend)
-    path = Path(path)
-    if not sentinel_matches(path, backend, cls.SCHEMA_VERSION):
-        return True
-    return (read_sentinel(path) or {}).get("state") != _STATE_READY
-
-
-class SharedIndex:
-    """One open index for a long-running reader (the web UI serves every search from it):
-    opening an index costs more than most queries. Reopened when its sentinel file is
-    replaced (the directory wiped for a new schema, or a rebuild finished); between those,
-    the backend's reader picks up the indexer's commits by itself."""
-
-    def __init__(self, backend: str | None, path: Path | str) -> None:
-        self.backend, self.path = backend or DEFAULT_BACKEND, Path(path)
-        self._lock = threading.Lock()
-        self._index: SearchIndex | None = None
-        self._stamp: tuple[int, int] | None = None
-        self._damage = ""  # last damage logged: once, not on every search
-
-    def get(self) -> SearchIndex | None:
-        """The open index, or None while it needs a rebuild (searches would be incomplete)
-        or is damaged. A damaged index is tried again on the next call: the rebuild that
-        repairs it replaces the sentinel, and a reader can also catch files mid-merge."""
-        try:
-            st = (self.path / SENTINEL_NAME).stat()
-        except OSError:
-            return None
-        stamp = (st.st_ino, st.st_mtime_ns)
-        with self._lock:
-            if stamp != self._stamp:
-                self.close()
-                if needs_rebuild(self.backend, self.path):
-                    return None
-                try:
-                    self._index, self._stamp = open_index(self.backend, self.path), stamp
-                except IndexDamaged as exc:
-                    if str(exc) != self._damage:
-                        log.warning("%s", exc)
-                        self._damage = str(exc)
-                    return None
-                self._damage = ""
-            return self._index
-
-    def discard(self, index: SearchIndex) -> None:
-        """Forget ``index`` after a search found it damaged, so that the next get() opens and
-        checks it again. Not closed here: another request may still be reading it."""
-        with self._lock:
-            if self._index is index:
-                self._index, self._stamp = None, None
-
-    def close(self) -> None:
-        if self._index is not None:
-            index, self._index, self._stamp = self._index, None, None
-            index.close()
-

@@ -55,11 +55,11 @@ def approximate_plan(plan: QueryPlan) -> tuple[QueryPlan, QueryPlan] | None:
 def _fetch(index: SearchIndex, plan: QueryPlan, filters: dict, n: int, sort: str, exclude: QueryPlan | None = None):
     """(total, rows) in final order: score, then archival code and page; or date order."""
     if n <= 0:
-        total, _ = index._search(plan, filters, 1, sort=sort, exclude=exclude)
+        total, _ = index.query(plan, filters, 1, sort=sort, exclude=exclude)
         return total, []
     if plan.empty or sort == "date":
-        return index._search(plan, filters, n, sort=sort, exclude=exclude)
-    total, rows = fetch_with_ties(lambda k: index._search(plan, filters, k, sort=sort, exclude=exclude), n)
+        return index.query(plan, filters, n, sort=sort, exclude=exclude)
+    total, rows = fetch_with_ties(lambda k: index.query(plan, filters, k, sort=sort, exclude=exclude), n)
     rows.sort(key=lambda r: (-r[0], r[1]["archival_code"], r[1]["page_no"]))
     return total, rows
 
@@ -122,7 +122,7 @@ def search(
         else:
             ranked += [(score, f, highlight, True) for score, f in approx_rows[:room]]
     small = total + approx_total <= LARGE_RESULT
-    counts = index._facets(approx[0] if approx else plan, clean) if facets and small else {}
+    counts = index.facets(approx[0] if approx else plan, clean) if facets and small else {}
     return SearchResult(
         query=query,
         total=total + approx_total,

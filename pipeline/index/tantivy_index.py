@@ -245,7 +245,7 @@ class TantivyIndex(SearchIndex):
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)))
         return clauses[0][1] if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
 
-    def _search(
+    def query(
         self, plan: QueryPlan, filters: dict, n: int, *, sort: str = "relevance", exclude: QueryPlan | None = None
     ) -> tuple[int, list[tuple[float, dict]]]:
         query = self._query(plan, filters, exclude)
@@ -265,7 +265,7 @@ class TantivyIndex(SearchIndex):
                 rows.append((score, json.loads(bytes(raw).decode("utf-8"))))
         return int(result.count or 0), rows
 
-    def _facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
+    def facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
         agg = {name: {"terms": {"field": name, "size": _FACET_SIZE}} for name in FACET_FIELDS}
         query = self._query(plan, filters)
         with self._guard():

@@ -230,7 +230,7 @@ class WhooshIndex(SearchIndex):
             flt.append(wq.TermRange("year", None if lo is None else f"{lo:04d}", None if hi is None else f"{hi:04d}"))
         return {"filter": wq.And(flt) if len(flt) > 1 else flt[0]} if flt else {}
 
-    def _search(
+    def query(
         self, plan: QueryPlan, filters: dict, n: int, *, sort: str = "relevance", exclude: QueryPlan | None = None
     ) -> tuple[int, list[tuple[float, dict]]]:
         query = self._query(plan, exclude)
@@ -243,7 +243,7 @@ class WhooshIndex(SearchIndex):
             rows = [(0.0 if by_key else float(hit.score), hit["doc"]) for hit in results]
             return len(results), rows
 
-    def _facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
+    def facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
         facets = sorting.Facets()
         for name in FACET_FIELDS:
             facets.add_field(name, maptype=sorting.Count)

@@ -55,20 +55,6 @@ def storable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def printable(text: str, keep: str = "") -> str:
-    """``text`` safe for a terminal or a log line: control and formatting characters (ESC,
-    new lines, right-to-left overrides, zero-width characters) written as escapes, except
-    those in ``keep``."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch in keep else _escape(ch) for ch in text)
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def file_name(name: str, limit: int = NAME_BYTES) -> str:
     """A name for a file we write (quarantine): readable, no control or path characters,
     at most ``limit`` UTF-8 bytes with the extension kept."""

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pipeline.domain import OcrPage
 
-from .base import DEFAULT_LANGUAGES, OcrEngine, available_engines, get_engine
+from .base import DEFAULT_LANGUAGES, OcrEngine
+from .engines import available_engines, get_engine
 from .layout import is_vertical, order
 from .reader import PageReader
 

@@ -35,7 +35,7 @@ import numpy as np
 from pipeline.domain import OcrLine, OcrPage, OcrWord
 from pipeline.imaging.deskew import shrink
 
-from . import layout
+from pipeline.ocr import layout
 from .base import DEFAULT_LANGUAGES, OcrEngine, as_bgr, clamp01, even_words, to_quad
 
 log = logging.getLogger(__name__)

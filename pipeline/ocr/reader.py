@@ -24,7 +24,8 @@ import numpy as np
 
 from pipeline.domain import OcrPage
 
-from .base import DEFAULT_LANGUAGES, OcrEngine, get_engine
+from .base import DEFAULT_LANGUAGES, OcrEngine
+from .engines import get_engine
 from .tables import find_tables, merge_rows
 
 log = logging.getLogger(__name__)

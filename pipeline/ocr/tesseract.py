@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline.domain import OcrLine, OcrPage, OcrWord
 
-from . import layout
+from pipeline.ocr import layout
 from .base import DEFAULT_LANGUAGES, OcrEngine, as_bgr, clamp01, rect_quad, split_quad
 
 # One OpenMP thread: with 2 threads on the shared box one page took 85.5 s instead of

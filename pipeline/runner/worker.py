@@ -23,14 +23,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from pipeline import __version__, logs
-from pipeline.archive.desk import load_classifier
+from pipeline.filing.desk import load_classifier
 from pipeline.config import Settings
 from pipeline.domain import OcrPage, PageSource, PreparedPage
 from pipeline.fileio import atomic_write_bytes, is_disk_full, sha256_file
 from pipeline.ingest.pages import page_master
 from pipeline.ingest.probe import set_pixel_limit
 from pipeline.store import Catalog, Database, Item, ItemState, Page, SourceFile, record_event
-from pipeline.store.filing import FilingStore
+from pipeline.filing import FilingStore
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3

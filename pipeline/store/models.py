@@ -299,7 +299,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(Text)
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string format
-    roles: Mapped[str] = mapped_column(String(128))  # space-separated, see pipeline.store.access.ROLES
+    roles: Mapped[str] = mapped_column(String(128))  # space-separated, see pipeline.access.ROLES
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -311,7 +311,7 @@ class AuditEntry(Base):
     """Append-only, hash-chained log of every search, view, print, export, sign-in and admin act.
 
     ``entry_hash`` is SHA-256 over the entry's canonical JSON including ``prev_hash``, so an
-    edited, removed or reordered entry breaks the chain (see ``pipeline.store.access``).
+    edited, removed or reordered entry breaks the chain (see ``pipeline.access``).
     Triggers refuse UPDATE and DELETE, as on ``events``.
     """
 

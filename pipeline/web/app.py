@@ -1,7 +1,7 @@
 """The clerks' web UI (FastAPI, server-rendered Jinja2 templates, Simplified Chinese).
 
 Every route needs a signed-in user except the login page and static files; each route
-also names the permission it needs (:data:`pipeline.store.access.ROLE_PERMISSIONS`).
+also names the permission it needs (:data:`pipeline.access.ROLE_PERMISSIONS`).
 Searches and sign-ins go to the hash-chained audit log. OCR text is untrusted input:
 templates autoescape everything, and highlight marks are added only after escaping.
 
@@ -38,12 +38,12 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from pipeline import __version__
-from pipeline.archive.desk import FilingDesk
+from pipeline.filing.desk import FilingDesk
 from pipeline.config import Settings, load_settings
 from pipeline.index import SharedIndex
-from pipeline.index.snippets import mask_private_numbers
+from pipeline.text import mask_private_numbers
 from pipeline.store import Catalog, Database
-from pipeline.store.access import (
+from pipeline.access import (
     ID_TYPES,
     PROOFS,
     RELATIONS,
@@ -556,7 +556,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/review/{item_id}")
     def decide(request: Request, item_id: DbId, class_code: str = Form("", max_length=128)) -> Response:
-        from pipeline.store.filing import FilingError
+        from pipeline.filing import FilingError
 
         user = need(request, "review")
         try:
@@ -572,7 +572,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/v/{token}", response_class=HTMLResponse)
     def volume(request: Request, token: str) -> Response:
         from pipeline.archive.labels import parse_label_payload
-        from pipeline.store.filing import FilingError
+        from pipeline.filing import FilingError
 
         user = need(request, "view")
         token = parse_label_payload(token) or token  # a scanner types the whole QR payload

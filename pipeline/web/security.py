@@ -2,14 +2,14 @@
 
 * Session: a signed, time-limited cookie (itsdangerous) holding a random session id and the
   session's CSRF token. The session itself lives in the catalog
-  (:class:`pipeline.store.access.SessionStore`, only the id's SHA-256 stored) and is checked on
+  (:class:`pipeline.access.SessionStore`, only the id's SHA-256 stored) and is checked on
   every request: signing out, disabling the account or a new password revoke it at once, and
   it ends after 8 hours, or after 30 minutes without a request (a terminal left signed in at a
   public archive window). The user is re-read on every request too, so role changes apply at once.
 * CSRF: every state-changing request carries the session's token in a form field; a missing
   or different token is refused (403) before the handler runs.
 * Login throttling per client address lives in the catalog
-  (:class:`pipeline.store.access.LoginThrottle`), shared by every web process.
+  (:class:`pipeline.access.LoginThrottle`), shared by every web process.
 * Search queries never appear in a URL (browser history, proxy and access logs): links carry
   the query sealed (:class:`QueryCodec`, Fernet: encrypted and authenticated with a key
   derived from the installation's secret), bound to the clerk, valid for a working day.
@@ -29,7 +29,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from pipeline.store.access import SESSION_MAX_AGE
+from pipeline.access import SESSION_MAX_AGE
 
 COOKIE = "dangan_session"
 SESSION_SECONDS = int(SESSION_MAX_AGE.total_seconds())  # one working day at the window

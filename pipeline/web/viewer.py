@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from pipeline.index.analysis import normalize
+from pipeline.text import normalize
 from pipeline.store import Database, Item, Page
 
 

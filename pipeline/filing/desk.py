@@ -24,7 +24,7 @@ from pipeline.config import Settings
 from pipeline.domain import Label
 from pipeline.fileio import safe_name
 from pipeline.store import Catalog, Database, Item
-from pipeline.store.filing import FilingError, FilingStore, VolumeView
+from pipeline.filing import FilingError, FilingStore, VolumeView
 
 if TYPE_CHECKING:
     from pipeline.archive.volume_pdf import VolumeBuild
