@@ -16,7 +16,7 @@ STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
 STAMP_TEST_APT := $(VENV)/.test-apt-done
 
-.PHONY: install run test bench bench-ocr bench-quick bench-classify bench-search bench-web clean
+.PHONY: install run test lint bench bench-ocr bench-quick bench-classify bench-search bench-web clean
 
 install: $(STAMP_APT) $(STAMP_PY)
 
@@ -44,8 +44,13 @@ run: install
 	$(BIN)/dangan init
 	$(BIN)/dangan serve --host $(WEB_HOST) --port $(WEB_PORT)
 
-test: install $(STAMP_TEST_APT)
-	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+# Lint and types first (seconds), then the suite; the 20 slowest tests are listed at the end.
+test: install $(STAMP_TEST_APT) lint
+	$(BIN)/python -m pytest -q -rs --durations=20 $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check pipeline
+	$(BIN)/mypy
 
 # Benchmarks print figures; they are not tests. PAGES scales the index benchmark.
 PAGES ?= 100000

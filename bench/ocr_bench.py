@@ -19,9 +19,9 @@ with a photograph). Every page goes through every configuration:
 ``tesseract+pre``  pipeline.imaging.prepare_image (Tesseract OSD + OpenCV deskew), then
                    ``get_engine("tesseract")`` (chi_sim+chi_tra).
 ``rapidocr+pre``   prepare_image, then ``get_engine("rapidocr", threads=1)``: the raw engine.
-``dangan``         the product's page path: prepare_image → ``pipeline.imaging.ocr_copy`` (seal
-                   suppression) when it exists → ``pipeline.ocr.PageReader.read`` when it exists,
-                   else the raw RapidOCR engine (the run prints which).
+``dangan``         the product's page path, ``pipeline.ocr.read_page`` with the configured imaging
+                   and OCR settings: prepare → seal-free copy (``pipeline.imaging.ocr_copy``) →
+                   ``pipeline.ocr.PageReader.read``, as the worker and ``dangan ocr`` run it.
 
 Each configuration lives in its own worker process (spawned, models loaded and warmed up once,
 not timed) so its memory can be measured on its own. Pages are handed out one at a time and
@@ -235,30 +235,26 @@ def _make_runner(config: str):
     from pipeline.imaging import load_image, prepare_image
     from pipeline.ocr import get_engine
 
-    if config == "tesseract+pre":
-        engine = get_engine("tesseract")
-        read, version = engine.recognize, engine.version()
-        transform = None
-    elif config == "rapidocr+pre":
-        engine = get_engine("rapidocr", threads=1)
-        read, version = engine.recognize, engine.version()
-        transform = None
+    if config in ("tesseract+pre", "rapidocr+pre"):
+        engine = get_engine("tesseract") if config == "tesseract+pre" else get_engine("rapidocr", threads=1)
+        version = engine.version()
+
+        def run_on(image: np.ndarray):
+            working, rotation, angle = prepare_image(image)  # the raw engine, after the same preparation
+            return engine.recognize(working), rotation, angle
     elif config == "dangan":
         from pipeline.config import load_settings
-        from pipeline.imaging import ocr_copy
-        from pipeline.ocr import PageReader
+        from pipeline.ocr import PageReader, read_page
 
-        reader = PageReader.from_settings(load_settings().ocr)
-        read, version = reader.read, f"PageReader over {reader.engine.version()}"
-        transform = ocr_copy
+        settings = load_settings()
+        reader = PageReader.from_settings(settings.ocr)
+        version = f"PageReader over {reader.engine.version()}"
+
+        def run_on(image: np.ndarray):
+            reading = read_page(image, reader, settings.imaging)  # the product's one page path
+            return reading.ocr, reading.rotation, reading.deskew_angle
     else:
         raise ValueError(f"unknown config {config!r}; configs: {', '.join(CONFIGS)}")
-
-    def run_on(image: np.ndarray):
-        working, rotation, angle = prepare_image(image)
-        if transform is not None:
-            working, _ = transform(working)
-        return read(working), rotation, angle
 
     def run(path: Path) -> dict:
         image = load_image(path)  # decoding the file is not timed

@@ -11,7 +11,7 @@ deskew), origin top-left, x to the right, y down.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +120,22 @@ class OcrPage:
             return 0.0
         return sum(line.confidence * len(line.text) for line in self.lines) / total
 
-    # The page's OCR layout file (``p0001.ocr.json``) and the PDF/A plugin's exchange file are
-    # written by to_dict / to_json and read back by from_dict / from_json only, so a resumed item
-    # and the text layer both rebuild exactly the OcrPage that was written.
+    # The one JSON form of an OCR result: the page's layout file (``p0001.ocr.json``), the
+    # PDF/A plugin's exchange file, the page viewer's hit boxes and ``dangan ocr --json`` are
+    # all written by to_dict / to_json and read back by from_dict / from_json only, so a
+    # resumed item and the text layer both rebuild exactly the OcrPage that was written.
+    # ``text`` and ``confidence`` are derived and written for readers of the file; ``order``
+    # numbers the lines in reading order.
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "engine": self.engine, "width": self.width, "height": self.height, "seconds": self.seconds,
+            "confidence": self.confidence, "text": self.text,
+            "lines": [{"order": n, "text": line.text, "confidence": line.confidence, "box": line.box,
+                       "vertical": line.vertical,
+                       "chars": [{"text": w.text, "confidence": w.confidence, "box": w.box} for w in line.words]}
+                      for n, line in enumerate(self.lines)],
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
@@ -141,7 +151,8 @@ class OcrPage:
 
     @classmethod
     def from_dict(cls, raw: Any) -> OcrPage:
-        """Rebuild what :meth:`to_dict` gave; ValueError for anything else (missing field, wrong type)."""
+        """Rebuild what :meth:`to_dict` gave; ValueError for anything else (missing field, wrong type).
+        Layout files written by earlier releases name a line's characters ``words``: read too."""
         try:
             return cls(
                 engine=_str(raw["engine"]),
@@ -153,7 +164,7 @@ class OcrPage:
                         confidence=_float(line["confidence"]),
                         box=_quad(line["box"]),
                         words=tuple(OcrWord(_str(w["text"]), _float(w["confidence"]), _quad(w["box"]))
-                                    for w in _list(line["words"])),
+                                    for w in _list(line["chars"] if "chars" in line else line["words"])),
                         vertical=_bool(line["vertical"]),
                     )
                     for line in _list(raw["lines"])

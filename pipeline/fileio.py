@@ -12,8 +12,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 CHUNK = 1 << 20
 TMP_GLOB = ".*.tmp"  # what a crash can leave behind

@@ -50,8 +50,30 @@ def settings(home: Path, monkeypatch):
 DANGAN = [sys.executable, "-m", "pipeline.cli"]
 
 
-def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(DANGAN + args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+def run_cli(args: list[str], env: dict[str, str], *, stall: float = 180,
+            input: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``dangan ARGS`` to the end; fail only when it stops making progress for ``stall``
+    seconds (no CPU used, no output), never because a busy machine makes it slow."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(DANGAN + args, env=env, cwd=REPO, stdout=out, stderr=err,
+                                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
+        if input is not None:
+            proc.stdin.write(input.encode())
+            proc.stdin.close()
+        try:
+            wait_progress(lambda: proc.poll() is not None,
+                          lambda: (descendants_cpu_seconds(), out.tell(), err.tell()),
+                          stall=stall, interval=0.1, what=f"dangan {' '.join(args)}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
 
 
 def start_service(env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -61,19 +83,40 @@ def start_service(env: dict[str, str], log: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+def descendants_cpu_seconds() -> int:
+    """Whole CPU seconds used so far by every process this test run started (services, their
+    workers, CLI calls), read from /proc: the work a slow machine still gets done."""
+    me, parent, ticks = os.getpid(), {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue  # gone meanwhile
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+            parent[int(entry)] = int(fields[1])
+            ticks[int(entry)] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    total = 0
+    for pid, used in ticks.items():
+        ancestor = parent.get(pid, 0)
+        while ancestor > 1 and ancestor != me:
+            ancestor = parent.get(ancestor, 0)
+        if ancestor == me:
+            total += used
+    return total // os.sysconf("SC_CLK_TCK")
+
+
+def activity(*logs: Path):
+    """Progress of the processes under test, for :func:`wait_progress`: the CPU seconds they
+    used and the size of their log files. An idle, stuck service changes neither."""
+    return descendants_cpu_seconds(), tuple(log.stat().st_size if log.exists() else 0 for log in logs)
 
 
 def wait_progress(done, progress, *, stall: float, what: str, interval: float = 0.5):
     """Wait until ``done()`` is truthy, as long as ``progress()`` keeps changing: fail only after
-    ``stall`` seconds without any change (a busy machine is slow, not stuck)."""
+    ``stall`` seconds without any change (a busy machine is slow, not stuck). The one way the
+    tests wait: never on a wall-clock budget, which a busy machine can miss."""
     last, since = progress(), time.monotonic()
     while True:
         value = done()
@@ -157,17 +200,24 @@ def settled_filing(fonds="Z109", category="WS", year=2011, retention="Y", org="B
             ItemMetadata(title="[t]", title_supplied=True, date=None))
 
 
-def run_processes(target, arg_tuples: list[tuple], timeout: float = 120) -> None:
-    """Run ``target(*args)`` in one spawned process per tuple, at the same time; all must succeed."""
+def run_processes(target, arg_tuples: list[tuple], stall: float = 120) -> None:
+    """Run ``target(*args)`` in one spawned process per tuple, at the same time; all must succeed.
+    Waited on as long as they use CPU (see :func:`run_cli`)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=target, args=args) for args in arg_tuples]
     for p in procs:
         p.start()
-    for p in procs:
-        p.join(timeout)
-        assert p.exitcode == 0, f"{p.name} exited with {p.exitcode}"
+    try:
+        wait_progress(lambda: all(p.exitcode is not None for p in procs), descendants_cpu_seconds,
+                      stall=stall, what=f"{len(procs)} processes of {target.__name__}")
+    finally:
+        for p in procs:
+            if p.exitcode is None:
+                p.kill()
+            p.join()
+    assert [p.exitcode for p in procs] == [0] * len(procs)
 
 
 def exact(index, query: str, **options):

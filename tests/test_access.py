@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from conftest import DANGAN, REPO, dangan_env, run_cli, run_processes
+from conftest import dangan_env, run_cli, run_processes
 
 from pipeline.text import id_check_digit
 from pipeline.store import AccessRegisterEntry, AuditEntry, Database, User
@@ -358,8 +358,7 @@ def test_cli_user_add_then_audit_verify(home):
     env = dangan_env(home)
 
     def cli(args: list[str], stdin: str) -> subprocess.CompletedProcess:
-        return subprocess.run(DANGAN + args, env=env, cwd=REPO, input=stdin, capture_output=True, text=True,
-                              timeout=120, check=False)
+        return run_cli(args, env, input=stdin)
 
     r = cli(["user", "add", "wangfang", "--role", "clerk", "--role", "reviewer", "--display-name", "王芳",
              "--password-stdin"], PASSWORD + "\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import dangan_env, run_cli, start_service, wait_for
+from conftest import dangan_env, run_cli, start_service, wait_progress
 
 pytestmark = pytest.mark.slow
 
@@ -68,12 +68,16 @@ def test_kill9_loop_ingests_every_file_exactly_once(home: Path):
             assert n_items == n_fp
     proc = start_service(env, log)
     try:
-        def finished():
+        def counts() -> tuple[int, int, int, int]:
             with catalog(home) as con:
                 open_items = con.execute("select count(*) from items where state != 'done'").fetchone()[0]
                 done = con.execute("select count(*) from items where state = 'done'").fetchone()[0]
-            return done == FILES and open_items == 0 and not any(inbox.iterdir())
-        wait_for(finished, 900, interval=2, what="all files done")
+            return done, open_items, len(list(inbox.iterdir())), log.stat().st_size
+
+        # Judged by progress (items done, files taken, log lines), not by a time budget: with
+        # the CPU shared, 24 restarts' worth of work may take many minutes and still be sound.
+        wait_progress(lambda: counts()[:3] == (FILES, 0, 0), counts, stall=300, interval=2,
+                      what="all files done")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

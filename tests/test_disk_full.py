@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import dangan_env, run_cli, start_service, wait_progress
+from conftest import activity, dangan_env, run_cli, start_service, wait_progress
 from scanfactory import body_paragraphs, render_page
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,7 @@ def test_below_the_floor_intake_and_workers_wait_and_say_so_then_resume(small_di
                       lambda: log.stat().st_size if log.exists() else 0, stall=90, what="service start")
         filler = fill(small_disk, leave=8 << 20)  # 8 MiB free: below the 16 MiB floor
         names = write_scans(tmp_path / "inbox", 3)
-        st = wait_progress(lambda: (s := status(env))["paused"] and s, lambda: None, stall=60,
+        st = wait_progress(lambda: (s := status(env))["paused"] and s, lambda: activity(log), stall=90,
                            what="the status to say intake is paused")
         assert "min_free_mb" in st["paused"] and "MiB free" in st["paused"]
         assert sorted(os.listdir(tmp_path / "inbox")) == names and items(data) == {}  # nothing taken

@@ -24,7 +24,8 @@ import openpyxl
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline.archive.export import ExportError, export_fonds, verify_export
+from pipeline.archive.bag import verify_export
+from pipeline.archive.export import ExportError, export_fonds
 from pipeline.fileio import safe_name
 from pipeline.store.db import Database
 from pipeline.store.models import (

@@ -320,7 +320,7 @@ def test_four_workers_file_2000_items_without_gap_or_duplicate(tmp_path):
         s.add_all(items)
     with db.session() as s:
         ids = list(s.scalars(select(Item.id).order_by(Item.id)))
-    run_processes(_file_many, [(url, ids[n::4], n) for n in range(4)], timeout=600)
+    run_processes(_file_many, [(url, ids[n::4], n) for n in range(4)])
     with db.session() as s:
         rows = s.execute(select(Item.id, Item.archival_code, Item.item_number, Item.year, Item.volume_id)).all()
         volumes = s.execute(select(Volume.volume_number, Volume.archival_code)).all()

@@ -32,8 +32,8 @@ pytestmark = pytest.mark.slow
 KINDS = ("SQ", "DC", "PY", "GS1", "GG", "CJ", "MBK", "JH", "SR", "TQR")
 
 
-def _cli(env, *args, timeout=900):
-    r = run_cli(list(args), env, timeout=timeout)
+def _cli(env, *args):
+    r = run_cli(list(args), env)
     assert r.returncode == 0, f"dangan {' '.join(args)}\n{r.stdout}\n{r.stderr[-3000:]}"
     return r.stdout
 

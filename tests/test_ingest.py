@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from badinputs import make_all
+from conftest import wait_progress
 from PIL import Image
 from sqlalchemy import select
 
-from badinputs import make_all
 from pipeline.ingest.intake import Intake, natural_key
 from pipeline.ingest.watch import ReadinessGate
 from pipeline.store import Database, Event, Item, Page, QuarantinedFile, SourceFile
@@ -27,19 +28,20 @@ def png_bytes(text_seed: int = 0, size=(240, 160)) -> bytes:
     return buf.getvalue()
 
 
-def drain(gate: ReadinessGate, timeout: float = 30.0) -> list:
-    results = []
+def drain(gate: ReadinessGate, stall: float = 30.0) -> list:
+    results: list = []
     gate.rescan()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        results += gate.poll()
+
+    def settled() -> bool:
+        results.extend(gate.poll())
         if not gate.candidates:
             gate.rescan()
-            results += gate.poll()
-            if not gate.candidates:
-                return results
-        time.sleep(0.2)
-    raise AssertionError(f"still in flight: {[str(c) for c in gate.candidates]}")
+            results.extend(gate.poll())
+        return not gate.candidates
+
+    wait_progress(settled, lambda: (len(results), sorted(str(c) for c in gate.candidates)), stall=stall,
+                  interval=0.2, what="the readiness gate to settle")
+    return results
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def test_bad_inputs_each_end_in_quarantine_with_a_reason(settings, gate):
     expected = make_all(inbox)
     (inbox / "good.png").write_bytes(png_bytes(1))
     assert len(expected) >= 20
-    results = drain(gate, timeout=60)
+    results = drain(gate, stall=60)
     by_entry = {r.entry: r for r in results}
     assert by_entry["good.png"].outcome == "queued"
     with gate.intake.db.session() as s:

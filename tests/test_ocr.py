@@ -7,6 +7,7 @@ orientation step produce (50–100 % CER).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -14,9 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import dangan_env, run_cli
 from pipeline.domain import OcrPage, quad_bounds
+from pipeline.config.settings import ImagingSettings
 from pipeline.imaging import prepare_image
-from pipeline.ocr import available_engines, get_engine, order, recognize_file
+from pipeline.ocr import PageReader, available_engines, get_engine, order, read_page
 from pipeline.ocr.base import OcrEngine
 
 try:
@@ -140,7 +143,7 @@ def test_vertical_page_read_right_to_left() -> None:
     assert sf.cer(columns[0], long_lines[0].text) < 0.5
 
 
-def test_recognize_file_orients_upside_down_jpeg(tmp_path: Path) -> None:
+def test_read_page_orients_upside_down_jpeg(tmp_path: Path) -> None:
     lines = [
         "村级档案规范化建设工作获得了浙江省档案部门的充分肯定。",
         "档案服务取得新成果，为全省推广提供经验。",
@@ -149,10 +152,35 @@ def test_recognize_file_orients_upside_down_jpeg(tmp_path: Path) -> None:
     page = sf.render_page(lines, seed=24, dpi=DPI, page_size=(1240, 800), rotate=180, noise_sigma=5)
     path = tmp_path / "upside_down.jpg"
     page.save(path, "JPEG", quality=85, dpi=(DPI, DPI))
-    result = recognize_file(path)
+    reader = PageReader(get_engine("rapidocr"))
+    result = read_page(path, reader, ImagingSettings()).ocr
     assert sf.cer("".join(lines), result.text) < 0.1, result.text
-    unprepared = recognize_file(path, prepare=False)
+    unprepared = read_page(path, reader, ImagingSettings(), prepare=False).ocr
     assert sf.cer("".join(lines), unprepared.text) > sf.cer("".join(lines), result.text)
+
+
+def test_dangan_ocr_reads_as_the_pipeline_does_and_writes_the_one_ocr_json(tmp_path: Path) -> None:
+    """`dangan ocr` goes through read_page with the configured imaging settings (an upside-down
+    page is turned unless ``imaging.detect_orientation`` is off), and ``--json`` is the OCR
+    codec's form (OcrPage.to_dict) plus ``needs_review``: what OcrPage.from_dict reads back."""
+    lines = ["村级档案规范化建设工作获得了浙江省档案部门的充分肯定。", "档案服务取得新成果，为全省推广提供经验。"]
+    page = sf.render_page(lines, seed=31, dpi=DPI, page_size=(1240, 600), rotate=180, noise_sigma=4)
+    path = tmp_path / "upside_down.png"
+    page.save(path, dpi=(DPI, DPI))
+    (tmp_path / "inbox").mkdir()
+    env = dangan_env(tmp_path, DANGAN_OCR__ENGINE="tesseract")
+    turned = run_cli(["ocr", "--json", str(path)], env)
+    assert turned.returncode == 0, turned.stderr
+    out = json.loads(turned.stdout)
+    assert set(out) == {"engine", "width", "height", "seconds", "confidence", "text", "lines", "needs_review"}
+    assert [line["order"] for line in out["lines"]] == list(range(len(out["lines"])))
+    assert {"text", "confidence", "box", "vertical", "chars"} <= set(out["lines"][0])
+    read = OcrPage.from_dict(out)
+    assert read.text == out["text"] and read.engine.startswith("tesseract")
+    assert sf.cer("".join(lines), read.text) < 0.15, read.text
+    as_is = run_cli(["ocr", str(path)], {**env, "DANGAN_IMAGING__DETECT_ORIENTATION": "false"})
+    assert as_is.returncode == 0, as_is.stderr
+    assert sf.cer("".join(lines), as_is.stdout) > 0.5  # the setting reached the page path: not turned
 
 
 def test_layout_orders_rows_and_columns() -> None:

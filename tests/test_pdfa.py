@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.archive import PdfaError, build_pdfa, extract_text, validate_pdfa
-from pipeline.archive.validate import han_space_violations
+from pipeline.text import han_space_runs
 from pipeline.domain import OcrLine, OcrPage, OcrWord, PageSource, PreparedPage
 
 FONT_PATH = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
@@ -166,14 +166,14 @@ def test_valid_pdfa(built):
 def test_text_extractable_without_han_spaces(built):
     item, pages = built
     text = extract_text(item.pdf_path)
-    assert han_space_violations(text) == 0, text
+    assert han_space_runs(text) == 0, text
     for page in pages:
         for line in page.ocr.lines:
             assert line.text in text, (line.text, text)
     assert NAME in text
     assert ID_NUMBER in text
     # layout mode too (padding must not split Han runs drawn without gaps)
-    assert han_space_violations(extract_text(item.pdf_path, layout=True)) == 0
+    assert han_space_runs(extract_text(item.pdf_path, layout=True)) == 0
 
 
 def test_fonts_embedded(built):
@@ -336,7 +336,7 @@ def test_ghostscript_backend_is_valid_or_refused(tmp_path):
         return
     assert validate_pdfa(item.pdf_path) == []
     text = extract_text(item.pdf_path)
-    assert han_space_violations(text) == 0 and ID_NUMBER in text and NAME in text
+    assert han_space_runs(text) == 0 and ID_NUMBER in text and NAME in text
     with pikepdf.open(item.pdf_path) as pdf:
         assert _page_images(pdf, 0)[0].read_raw_bytes() == pages[0].prepared.working.read_bytes()
 
@@ -417,12 +417,12 @@ def test_group_words_for_renderer():
     assert group_words(bare) == [("会议记录", (5, 5, 45, 17))]
 
 
-def test_han_space_violations():
-    assert han_space_violations("中 国") == 1
-    assert han_space_violations("中　国 人") == 2  # ideographic space counts
-    assert han_space_violations("中国\n人民") == 0  # line breaks do not
-    assert han_space_violations("号 110 年") == 0  # only Han–Han pairs
-    assert han_space_violations("") == 0
+def test_han_space_runs():
+    assert han_space_runs("中 国") == 1
+    assert han_space_runs("中　国 人") == 2  # ideographic space counts
+    assert han_space_runs("中国\n人民") == 0  # line breaks do not
+    assert han_space_runs("号 110 年") == 0  # only Han–Han pairs
+    assert han_space_runs("") == 0
 
 
 def test_build_errors(tmp_path):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import queue
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from conftest import filing_store, run_processes, settled_filing
+from conftest import descendants_cpu_seconds, filing_store, run_processes, settled_filing, wait_progress
 from pipeline.store import Catalog, Database, Item, ItemState, record_event
 from pipeline.store.models import Base
 
@@ -63,8 +64,18 @@ def test_concurrent_workers_on_postgres_never_share_an_item_or_a_code(postgres_u
     procs = [ctx.Process(target=_claim, args=(postgres_url, out)) for _ in range(4)]
     for p in procs:
         p.start()
-    claimed = [i for _ in procs for i in out.get(timeout=120)]
+    reports: list[list[int]] = []
+
+    def all_reported() -> bool:
+        try:
+            reports.append(out.get(timeout=0.2))
+        except queue.Empty:
+            pass
+        return len(reports) == len(procs)
+
+    wait_progress(all_reported, descendants_cpu_seconds, stall=120, what="every claimer to report")
+    claimed = [i for report in reports for i in report]
     for p in procs:
-        p.join(60)
+        p.join()
     assert sorted(claimed) == sorted(ids), "every queued item claimed exactly once"
     db.dispose()

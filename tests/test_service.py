@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dangan_env, run_cli, start_service, wait_for
+from conftest import activity, dangan_env, run_cli, start_service, wait_progress
 from scanfactory import body_paragraphs, default_form_fields, render_form, render_page
 
 pytestmark = pytest.mark.slow
@@ -49,14 +49,15 @@ def test_scan_dropped_in_inbox_becomes_searchable(home: Path):
     log = home / "service.log"
     proc = start_service(env, log)
     try:
-        wait_for(lambda: (home / "data" / "catalog.sqlite3").exists(), 60, what="service start")
+        wait_progress(lambda: (home / "data" / "catalog.sqlite3").exists(), lambda: activity(log), stall=90,
+                      what="service start")
         t0 = time.monotonic()
         q = write_scan(home / "inbox" / "hh-0001")
 
         def all_found():
             return all(search_json(env, v)["total"] >= 1 for v in q.values())
 
-        wait_for(all_found, 240, interval=1.0, what="all four queries to hit")
+        wait_progress(all_found, lambda: activity(log), stall=120, interval=1.0, what="all four queries to hit")
         latency = time.monotonic() - t0
         print(f"\n3-page scan searchable by name, surname and ID {latency:.1f} s after the drop")
         assert proc.poll() is None, log.read_text()
@@ -86,11 +87,12 @@ def test_scan_dropped_in_inbox_becomes_searchable(home: Path):
     shown = re.sub(r"[\s【】]", "", idhit["snippet"])  # the grid form prints one digit per box
     assert q["id"][:6] + "********" + q["id"][-4:] in shown
 
-    from pipeline.archive import extract_text, han_space_violations, validate_pdfa
+    from pipeline.archive import extract_text, validate_pdfa
+    from pipeline.text import han_space_runs
 
     assert validate_pdfa(pdf) == []
     text = extract_text(pdf)
-    assert "韦秀英" in text and han_space_violations(text) == 0
+    assert "韦秀英" in text and han_space_runs(text) == 0
 
     human = run_cli(["search", q["three"]], {**env, "COLUMNS": "250"})
     assert "韦秀英" in human.stdout and str(pdf.name)[:10] in human.stdout.replace("\n", "")
@@ -113,7 +115,8 @@ def test_watcher_survives_bad_input_on_a_polled_share(home: Path):
     log = home / "service.log"
     proc = start_service(env, log)
     try:
-        wait_for(lambda: "polling" in log.read_text(errors="replace"), 60, what="polling watcher")
+        wait_progress(lambda: "polling" in log.read_text(errors="replace"), lambda: activity(log), stall=90,
+                      what="polling watcher")
         expected = make_all(home / "inbox")
         page = render_page(["村务公开栏：本月低保名单公示，请村民监督。"], seed=5, dpi=150, page_size=(900, 300))
         page.save(home / "inbox" / "good.png", dpi=(150, 150))
@@ -127,7 +130,8 @@ def test_watcher_survives_bad_input_on_a_polled_share(home: Path):
                 con.close()
             return q >= len(expected) and done == 1
 
-        wait_for(settled, 180, interval=1.0, what="bad input quarantined and the good scan done")
+        wait_progress(settled, lambda: activity(log), stall=120, interval=1.0,
+                      what="bad input quarantined and the good scan done")
         assert proc.poll() is None, "the watcher must keep running"
         assert search_json(env, "低保名单")["total"] == 1
         status = json.loads(run_cli(["status", "--json"], env).stdout)
@@ -165,7 +169,7 @@ def test_serve_runs_the_watcher_and_the_web_ui_with_a_first_admin(home: Path):
             return False
 
     try:
-        wait_for(web_up, 90, what="web UI of dangan serve")
+        wait_progress(web_up, lambda: activity(log), stall=90, what="web UI of dangan serve")
         note = home / "data" / "web" / "initial-admin-password"
         assert note.stat().st_mode & 0o077 == 0  # the password file is for this user only
         username, password = note.read_text(encoding="utf-8").split()
@@ -174,8 +178,8 @@ def test_serve_runs_the_watcher_and_the_web_ui_with_a_first_admin(home: Path):
             assert web.post("/login", data={"username": username, "password": password}).status_code == 303
             assert "用户管理" in web.get("/admin/users").text
             (home / "inbox" / "truncated.pdf").write_bytes(b"%PDF-1.7\n1 0 obj\n<<")  # bad input, no OCR needed
-            wait_for(lambda: web.get("/status.json").json()["quarantined"] == 1, 60,
-                     what="the watcher to quarantine a broken PDF, seen from the web UI")
+            wait_progress(lambda: web.get("/status.json").json()["quarantined"] == 1, lambda: activity(log),
+                          stall=90, what="the watcher to quarantine a broken PDF, seen from the web UI")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -191,11 +195,12 @@ def test_serve_runs_the_watcher_and_the_web_ui_with_a_first_admin(home: Path):
         proc = subprocess.Popen(DANGAN + ["serve", "--port", str(port)], env=env, cwd=REPO, stdout=fh,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(web_up, 90, what="web UI after a restart")
+        wait_progress(web_up, lambda: activity(log), stall=90, what="web UI after a restart")
         assert note.read_text(encoding="utf-8").split() == [username, password]  # no new admin, no new password
         proc.kill()
         proc.wait(timeout=30)
-        wait_for(lambda: not web_up(), 30, what="the web UI to stop after kill -9 of dangan serve")
+        wait_progress(lambda: not web_up(), lambda: activity(log), stall=60,
+                      what="the web UI to stop after kill -9 of dangan serve")
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -10,7 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.domain import PageDocument
+from pipeline.domain import OcrLine, OcrPage, OcrWord, PageDocument
 from pipeline.store import Database
 from pipeline.access import Access
 from pipeline.web.app import create_app
@@ -46,7 +46,6 @@ def make_web(settings):
 
 def catalog_page(settings, db) -> None:
     """Item 1, page 1: a scanned page with per-character OCR boxes, holding an ID number."""
-    import json
 
     from PIL import Image
 
@@ -64,12 +63,11 @@ def catalog_page(settings, db) -> None:
     draw.text((100, 120), f"身份证{ID}", font=ImageFont.truetype(
         "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 24, index=2), fill="black")
     page.save(image)
-    words = [{"text": ch, "confidence": 0.99, "box": [[100 + 30 * i, 50], [130 + 30 * i, 50],
-                                                        [130 + 30 * i, 90], [100 + 30 * i, 90]]}
-             for i, ch in enumerate("户主王秀英")]
+    chars = tuple(OcrWord(ch, 0.99, ((100 + 30 * i, 50), (130 + 30 * i, 50), (130 + 30 * i, 90), (100 + 30 * i, 90)))
+                  for i, ch in enumerate("户主王秀英"))
     layout = settings.home / "pages" / "p1.ocr.json"
-    layout.write_text(json.dumps({"width": 600, "height": 400, "lines": [
-        {"text": "户主王秀英", "confidence": 0.99, "box": words[0]["box"], "words": words}]}), encoding="utf-8")
+    line = OcrLine("户主王秀英", 0.99, chars[0].box, chars)
+    layout.write_text(OcrPage("test", 600, 400, (line,)).to_json(), encoding="utf-8")  # as the worker writes it
     with db.session() as s:
         s.add(Item(id=1, fingerprint="f1", label="scan.jpg", state=ItemState.DONE, title="关于王秀英户的批复",
                    archival_code="Z001-WS·2016-D30-XZ-0001", sensitive="id_number"))

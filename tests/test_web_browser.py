@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, dangan_env, wait_for
+from conftest import REPO, activity, dangan_env, wait_progress
 from test_web import ID, PASSWORD, catalog_and_index_page
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def server(settings, home):
         except OSError:
             return proc.poll() is not None
 
-    wait_for(up, 60, what="web server")
+    wait_progress(up, activity, stall=90, what="web server")
     assert proc.poll() is None, proc.stdout.read().decode()
     yield url
     proc.terminate()

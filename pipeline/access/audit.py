@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import re
 import threading
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from pipeline.text import mask_query, private_numbers
 from pipeline.store.catalog import next_number
-
-from .common import utc
 from pipeline.store.db import Database
 from pipeline.store.models import (
     ArchivalCounter,
     AuditEntry,
 )
+from pipeline.text import mask_query, private_numbers
 
+from .common import utc
 
 # ── audit log ────────────────────────────────────────────────────
 
@@ -110,7 +110,7 @@ class AuditLog:
         with self.db.session() as s:
             return list(s.scalars(stmt))
 
-    def verify(self) -> list[str]:
+    def verify(self) -> builtins.list[str]:  # plain `list` here is the method above
         """Problems found, empty when the chain is whole. Every entry whose content no longer
         matches its hash, the first broken link, and missing entries (id gaps, a cut tail)."""
         problems: list[str] = []
@@ -157,4 +157,4 @@ def date_range(stmt, column, date_from: date | None, date_to: date | None):
 
 
 def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time()).astimezone().astimezone(timezone.utc)
+    return datetime.combine(day, time()).astimezone().astimezone(UTC)

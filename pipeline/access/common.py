@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline.store.models import utcnow
 
@@ -15,4 +15,4 @@ def utc(moment: datetime | None) -> datetime:
     """UTC with microseconds; SQLite gives naive datetimes back, and they are UTC."""
     if moment is None:
         return utcnow()
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

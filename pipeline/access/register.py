@@ -16,16 +16,15 @@ from typing import IO, Any
 
 from sqlalchemy import or_, select
 
-from pipeline.text import id_check_digit, mask, normalise_id_number
 from pipeline.store.catalog import next_number
-
-from .audit import AuditLog, audit, date_range
-from .common import AccessError, utc
 from pipeline.store.db import Database
 from pipeline.store.models import (
     AccessRegisterEntry,
 )
+from pipeline.text import is_valid_id_number, mask, normalise_id_number
 
+from .audit import AuditLog, audit, date_range
+from .common import AccessError, utc
 
 # ── 查档登记 (access register) ───────────────────────────────────────
 
@@ -41,9 +40,7 @@ KEY_FILE = Path("access") / "register.key"  # under the data home
 def _check_id_number(id_type: str, number: str) -> None:
     # 户口簿 carries the same 公民身份号码, so both are checked against GB 11643.
     if id_type in ("居民身份证", "户口簿"):
-        if re.fullmatch(r"\d{15}", number):
-            return  # legacy 15-digit number, no check digit
-        if not re.fullmatch(r"\d{17}[\dX]", number) or id_check_digit(number[:17]) != number[17]:
+        if not is_valid_id_number(number):  # a legacy 15-digit number has no check digit
             raise AccessError("居民身份证号码 invalid: 18 characters with a valid check digit (GB 11643)")
     elif len(number) < 5:
         raise AccessError("ID number too short")

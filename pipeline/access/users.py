@@ -14,9 +14,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-
-from .audit import audit
-from .common import AccessError, utc
 from pipeline.store.db import Database
 from pipeline.store.models import (
     LoginFailure,
@@ -25,6 +22,8 @@ from pipeline.store.models import (
     utcnow,
 )
 
+from .audit import audit
+from .common import AccessError, utc
 
 # ── roles and permissions ───────────────────────────────────────────
 
@@ -177,6 +176,7 @@ class UserStore:
             if reason is not None:
                 audit(s, username[:64], "login-failed", detail={"reason": reason}, now=now)
                 return None
+            assert user is not None  # no such user has a reason above
             user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
             if _HASHER.check_needs_rehash(user.password_hash):  # parameters raised since it was set
                 user.password_hash = hash_password(password)

@@ -1,18 +1,18 @@
 """Archive stage: the searchable PDF/A-2b of each item (件).
 
-Exports are loaded lazily so that importing a light submodule (e.g. the 档号
-templates) does not pull in OCRmyPDF, pikepdf and img2pdf.
+Exports are loaded lazily so that importing a light submodule (e.g. the box labels or
+the export) does not pull in OCRmyPDF, pikepdf and img2pdf.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["PdfaError", "build_pdfa", "extract_text", "han_space_violations", "validate_pdfa"]
+__all__ = ["PdfaError", "build_pdfa", "extract_text", "validate_pdfa"]
 
 if TYPE_CHECKING:
     from pipeline.archive.pdfa import PdfaError, build_pdfa
-    from pipeline.archive.validate import extract_text, han_space_violations, validate_pdfa
+    from pipeline.archive.validate import extract_text, validate_pdfa
 
 
 def __getattr__(name: str) -> Any:
@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:
         from pipeline.archive import pdfa
 
         return getattr(pdfa, name)
-    if name in ("extract_text", "han_space_violations", "validate_pdfa"):
+    if name in ("extract_text", "validate_pdfa"):
         from pipeline.archive import validate
 
         return getattr(validate, name)

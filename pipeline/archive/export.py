@@ -40,15 +40,11 @@ and fsynced: a crash leaves ``.<name>.*.partial``, never a bag that looks whole.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
-import unicodedata
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +58,10 @@ from sqlalchemy.orm import selectinload
 from pipeline import __version__
 from pipeline.fileio import CHUNK, fsync_dir, safe_name, sha256_file
 from pipeline.store.db import Database
-from pipeline.store.models import Item, ReviewState, Volume, VolumeState
+from pipeline.store.models import Item, ReviewState, SourceFile, Volume, VolumeState
+
+from .bag import TAG_FILES, manifest
+from .tables import Table, write_csv, write_xlsx, write_xml
 
 # Formats DA/T 31-2017 §9.5 accepts as long-term masters, kept as the scanner wrote them.
 ORIGINAL_EXT = {"image/jpeg": ".jpg", "image/tiff": ".tif", "image/png": ".png"}
@@ -76,8 +75,6 @@ IN_VOLUME = ("卷内目录", ("案卷档号", "顺序号", "档号", "文号", "
 DIGITIZATION = ("数字化元数据", ("档号", "页号", "文件名", "SHA256", "宽度", "高度", "分辨率", "色彩模式",
                                 "扫描设备", "扫描软件", "扫描站点", "接收时间", "处理操作", "OCR引擎",
                                 "OCR置信度", "质量标记", "原始文件名"))
-TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # also refused by openpyxl
 
 
 class ExportError(RuntimeError):
@@ -143,13 +140,6 @@ class _Volume:
     entries: list[tuple[int, int, _Item]] = field(default_factory=list)  # 顺序号, 页号, item
 
 
-@dataclass
-class _Table:
-    name: str
-    columns: tuple[str, ...]
-    rows: list[list]
-
-
 # ───────────────────────────── selection ─────────────────────────────
 
 
@@ -163,11 +153,15 @@ def _item_label(item: Item) -> str:
 
 def _snapshot_item(item: Item) -> _Item | str:
     """Plain copy of an exportable item, or why it cannot be exported."""
-    sources = {s.id: s for s in item.sources}
+    if not item.archival_code or not item.pdf_path:  # the callers check first, saying which
+        return "no 档号 or no PDF/A yet"
+    # Keyed by int | None so a page without a source file (source_file_id None) finds none.
+    sources: dict[int | None, SourceFile] = {s.id: s for s in item.sources}
     frames = Counter(p.source_file_id for p in item.pages)
     pages = []
     for p in item.pages:
         src = sources.get(p.source_file_id)
+        expected: str | None
         if src is not None and frames[src.id] == 1 and src.media_type in ORIGINAL_EXT:
             path, ext, expected = Path(src.stored_path), ORIGINAL_EXT[src.media_type], src.sha256
         elif p.master_path:
@@ -175,9 +169,9 @@ def _snapshot_item(item: Item) -> _Item | str:
             ext = path.suffix.lower()
         else:
             return f"page {p.page_no} has no master image"
-        is_image = src is not None and src.media_type.startswith("image/")
+        original = Path(src.stored_path) if src is not None and src.media_type.startswith("image/") else None
         pages.append(_Page(
-            p.page_no, path, ext, expected, Path(src.stored_path) if is_image else None,
+            p.page_no, path, ext, expected, original,
             src.original_name if src else "", p.dpi, p.colour_mode, src.station if src else None,
             src.received_at if src else None, p.operations, p.ocr_engine, p.ocr_confidence,
             p.quality_flags, p.ocr_text or ""))
@@ -208,6 +202,7 @@ def _select(db: Database, fonds: str, year: int | None) -> tuple[list[_Item], li
                                f"{len(v.items)} item(s) left out")
                 skipped += [f"{_item_label(i)}: its volume {v.id} is {why}" for i in v.items]
                 continue
+            assert v.archival_code  # why is None only for a final volume with its 档号
             counts = [len(i.pages) for i in v.items]
             dates = sorted(i.doc_date for i in v.items if i.doc_date)
             tags = {t for i in v.items for t in (i.sensitive or "").split()}
@@ -262,54 +257,6 @@ def _copy_hashed(src: Path, dest: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _text(value: object) -> str:
-    return "" if value is None else _XML_ILLEGAL.sub("", str(value))
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _write_csv(path: Path, table: _Table) -> None:
-    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(table.columns)
-        writer.writerows([_text(v) for v in row] for row in table.rows)
-
-
-def _write_xml(path: Path, root_tag: str, fonds: str, tables: list[_Table]) -> None:
-    root = ET.Element(root_tag, {"全宗号": fonds})
-    for table in tables:
-        parent = ET.SubElement(root, table.name)
-        for row in table.rows:
-            entry = ET.SubElement(parent, "条目")
-            for column, value in zip(table.columns, row):
-                ET.SubElement(entry, column).text = _text(value)
-    ET.indent(root)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def _write_xlsx(path: Path, tables: list[_Table]) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook()
-    book.remove(book.active)
-    for table in tables:
-        sheet = book.create_sheet(table.name)
-        sheet.append(table.columns)
-        for row in table.rows:  # numbers stay numbers; 档号 and 日期 stay text (leading zeros)
-            sheet.append([v if isinstance(v, int) else _text(v) for v in row])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        sheet.freeze_panes = "A2"
-        for i, column in enumerate(table.columns):
-            widest = max(_width(_text(v)) for v in (column, *(r[i] for r in table.rows)))
-            sheet.column_dimensions[get_column_letter(i + 1)].width = min(widest + 2, 60)
-    book.save(path)
-
-
 def _image_facts(master: Path, original: Path | None) -> tuple[tuple[int, int] | None, int | None, str, str]:
     """(size, dpi) of the master, and scanner device and software from the original's tags.
 
@@ -344,23 +291,12 @@ def _iso(moment: datetime | None) -> str:
 
 
 def _operations(raw: str | None) -> str:
+    if not raw:
+        return ""
     try:
-        return "; ".join(json.loads(raw)) if raw else ""
+        return "; ".join(json.loads(raw))
     except (ValueError, TypeError):
         return raw
-
-
-def _encode_path(path: str) -> str:
-    """RFC 8493 §2.1.3: only CR, LF and % are percent-encoded in manifest paths."""
-    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _decode_path(path: str) -> str:
-    return re.sub(r"%(0[AaDd]|25)", lambda m: chr(int(m[1], 16)), path)
-
-
-def _manifest(entries: dict[str, str]) -> str:
-    return "".join(f"{digest}  {_encode_path(path)}\n" for path, digest in sorted(entries.items()))
 
 
 def _sync_tree(root: Path) -> None:
@@ -414,7 +350,8 @@ def export_fonds(
         name = safe_name(item.code)
         copies += [(_master_rel(item, p), p.src, p.expected) for p in item.pages]
         copies.append((f"data/pdfa/items/{name}.pdf", item.pdf, item.pdf_sha))
-    copies += [(f"data/pdfa/volumes/{safe_name(v.code)}.pdf", v.pdf, v.pdf_sha) for v in volumes]
+    # Volumes without a PDF were left out above.
+    copies += [(f"data/pdfa/volumes/{safe_name(v.code)}.pdf", v.pdf, v.pdf_sha) for v in volumes if v.pdf is not None]
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
@@ -450,18 +387,18 @@ def _master_rel(item: _Item, page: _Page) -> str:
     return f"data/masters/{safe_name(item.code)}-{page.page_no:04d}{page.ext}"
 
 
-def _catalog_tables(filed: list[_Item], volumes: list[_Volume]) -> list[_Table]:
+def _catalog_tables(filed: list[_Item], volumes: list[_Volume]) -> list[Table]:
     return [
-        _Table(*FILED, [[n, i.code, i.doc_number, i.responsible, i.title, i.date, "", len(i.pages), i.note]
+        Table(*FILED, [[n, i.code, i.doc_number, i.responsible, i.title, i.date, "", len(i.pages), i.note]
                         for n, i in enumerate(filed, 1)]),
-        _Table(*VOLUMES, [[n, v.code, v.title, v.dates, v.retention, v.item_count, v.page_count, v.note]
+        Table(*VOLUMES, [[n, v.code, v.title, v.dates, v.retention, v.item_count, v.page_count, v.note]
                           for n, v in enumerate(volumes, 1)]),
-        _Table(*IN_VOLUME, [[v.code, seq, i.code, i.doc_number, i.responsible, i.title, i.date, first, i.note]
+        Table(*IN_VOLUME, [[v.code, seq, i.code, i.doc_number, i.responsible, i.title, i.date, first, i.note]
                             for v in volumes for seq, first, i in v.entries]),
     ]
 
 
-def _digitization_table(work: Path, items: list[_Item], payload: dict[str, str]) -> _Table:
+def _digitization_table(work: Path, items: list[_Item], payload: dict[str, str]) -> Table:
     rows = []
     for item in items:
         for p in item.pages:
@@ -473,7 +410,7 @@ def _digitization_table(work: Path, items: list[_Item], payload: dict[str, str])
                 _iso(p.received), _operations(p.operations), p.engine,
                 "" if p.confidence is None else f"{p.confidence:.3f}", p.flags, p.original_name,
             ])
-    return _Table(*DIGITIZATION, rows)
+    return Table(*DIGITIZATION, rows)
 
 
 def _write_generated(work: Path, fonds: str, filed: list[_Item], volumes: list[_Volume],
@@ -485,13 +422,13 @@ def _write_generated(work: Path, fonds: str, filed: list[_Item], volumes: list[_
     for item in items:
         (data / "ocr" / f"{safe_name(item.code)}.txt").write_bytes("\f".join(p.text for p in item.pages).encode())
     catalog = _catalog_tables(filed, volumes)
-    _write_xlsx(data / "catalog" / "目录.xlsx", catalog)
-    _write_xml(data / "catalog" / "目录.xml", "目录", fonds, catalog)
+    write_xlsx(data / "catalog" / "目录.xlsx", catalog)
+    write_xml(data / "catalog" / "目录.xml", "目录", fonds, catalog)
     for table in catalog:
-        _write_csv(data / "catalog" / f"{table.name}.csv", table)
+        write_csv(data / "catalog" / f"{table.name}.csv", table)
     digitization = _digitization_table(work, items, payload)
-    _write_csv(data / "metadata" / "digitization.csv", digitization)
-    _write_xml(data / "metadata" / "digitization.xml", "元数据", fonds, [digitization])
+    write_csv(data / "metadata" / "digitization.csv", digitization)
+    write_xml(data / "metadata" / "digitization.xml", "元数据", fonds, [digitization])
     return sorted(p.relative_to(work).as_posix() for folder in ("catalog", "metadata", "ocr")
                   for p in (data / folder).iterdir())
 
@@ -517,101 +454,9 @@ def _write_tags(work: Path, fonds: str, year: int | None, payload: dict[str, str
     texts = {
         "bagit.txt": "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
         "bag-info.txt": "".join(f"{label}: {value}\n" for label, value in info.items()),
-        "manifest-sha256.txt": _manifest(payload),
+        "manifest-sha256.txt": manifest(payload),
     }
     for name, text in texts.items():
         (work / name).write_bytes(text.encode())
     tags = {name: sha256_file(work / name)[0] for name in TAG_FILES}
-    (work / "tagmanifest-sha256.txt").write_bytes(_manifest(tags).encode())
-
-
-# ───────────────────────────── verification ─────────────────────────────
-
-
-def _labels(path: Path) -> dict[str, str]:
-    """``Label: value`` lines of a tag file; indented lines continue the previous value."""
-    labels: dict[str, str] = {}
-    last = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line[:1] in (" ", "\t") and last is not None:
-            labels[last] += " " + line.strip()
-        elif ":" in line:
-            last, _, value = line.partition(":")
-            last = last.strip()
-            labels[last] = value.strip()
-    return labels
-
-
-def _read_manifest(path: Path, problems: list[str]) -> dict[str, str]:
-    entries: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        parts = line.split(None, 1)
-        if not parts:
-            continue
-        if len(parts) != 2 or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
-            problems.append(f"{path.name} line {n}: not '<sha256> <path>'")
-            continue
-        rel = _decode_path(parts[1])
-        if rel in entries:
-            problems.append(f"{path.name}: {rel} listed twice")
-        entries[rel] = parts[0].lower()
-    return entries
-
-
-def _check_entries(root: Path, entries: dict[str, str], manifest: str, problems: list[str]) -> None:
-    for rel, digest in entries.items():
-        if rel.startswith("/") or ".." in rel.split("/"):
-            problems.append(f"{rel}: path in {manifest} points outside the bag")
-        elif not (root / rel).is_file():
-            problems.append(f"{rel}: listed in {manifest} but missing")
-        elif (actual := sha256_file(root / rel)[0]) != digest:
-            problems.append(f"{rel}: SHA-256 mismatch (manifest {digest[:12]}…, file {actual[:12]}…)")
-
-
-def verify_export(out_dir: Path) -> list[str]:
-    """Problems with the bag in ``out_dir`` (RFC 8493 validation, SHA-256); [] means intact.
-
-    Checks bagit.txt, that every manifest entry exists with its SHA-256, that no payload
-    file is missing from the manifest, Payload-Oxum, and the tag manifest (which must
-    cover every tag file). Reads every payload file in full, streamed.
-    """
-    root = Path(out_dir)
-    if not (root / "bagit.txt").is_file():
-        return [f"{root}: no bagit.txt, not a bag"]
-    problems: list[str] = []
-    try:
-        declared = _labels(root / "bagit.txt")
-        for label in ("BagIt-Version", "Tag-File-Character-Encoding"):
-            if label not in declared:
-                problems.append(f"bagit.txt: no {label}")
-        if not (root / "data").is_dir():
-            problems.append("data/: missing")
-        on_disk = {p.relative_to(root).as_posix(): p.stat().st_size
-                   for p in (root / "data").rglob("*") if not p.is_dir()}
-        if not (root / "manifest-sha256.txt").is_file():
-            problems.append("manifest-sha256.txt: missing")
-        else:
-            payload = _read_manifest(root / "manifest-sha256.txt", problems)
-            problems += [f"{rel}: listed in manifest-sha256.txt but not under data/"
-                         for rel in payload if not rel.startswith("data/")]
-            _check_entries(root, payload, "manifest-sha256.txt", problems)
-            problems += [f"{rel}: not in manifest-sha256.txt (added after bagging?)"
-                         for rel in sorted(on_disk.keys() - payload.keys())]
-        oxum = _labels(root / "bag-info.txt").get("Payload-Oxum") if (root / "bag-info.txt").is_file() else None
-        actual = f"{sum(on_disk.values())}.{len(on_disk)}"
-        if oxum is not None and oxum != actual:
-            problems.append(f"bag-info.txt: Payload-Oxum {oxum}, payload is {actual} (bytes.files)")
-        if not (root / "tagmanifest-sha256.txt").is_file():
-            problems.append("tagmanifest-sha256.txt: missing")
-        else:
-            tags = _read_manifest(root / "tagmanifest-sha256.txt", problems)
-            problems += [f"{rel}: payload file listed in tagmanifest-sha256.txt"
-                         for rel in tags if rel.startswith("data/")]
-            _check_entries(root, tags, "tagmanifest-sha256.txt", problems)
-            tag_files = {p.relative_to(root).as_posix() for p in root.rglob("*")
-                         if not p.is_dir() and p.relative_to(root).parts[0] != "data"
-                         and not p.name.startswith("tagmanifest-")}
-            problems += [f"{rel}: tag file not in tagmanifest-sha256.txt" for rel in sorted(tag_files - tags.keys())]
-    except (OSError, UnicodeDecodeError) as e:
-        problems.append(f"cannot read the bag: {e}")
-    return problems
+    (work / "tagmanifest-sha256.txt").write_bytes(manifest(tags).encode())

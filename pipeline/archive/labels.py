@@ -47,7 +47,7 @@ QR_MM = 32.0  # ~1 mm per module for short payloads: easy for phone cameras and 
 QR_QUIET = 4  # modules of white around the code (ISO/IEC 18004)
 
 
-def label_payload(token: str) -> str:
+def label_payload(token: str | None) -> str:
     """The text to encode for a label: ``DANGAN-V:`` + ``token`` (1–64 of A–Z a–z 0–9 _ -)."""
     if not token or not _TOKEN.fullmatch(token):
         raise ValueError(f"label token must be 1-64 characters of A-Z a-z 0-9 _ -, got {token!r}")
@@ -82,7 +82,7 @@ def check_payload(payload: str) -> None:
 def qr_image(payload: str, *, module_px: int = 8) -> Image.Image:
     """1-bit image of the QR code for ``payload`` with a 4-module quiet zone."""
     check_payload(payload)
-    params = cv2.QRCodeEncoder_Params()
+    params = cv2.QRCodeEncoder.Params()
     params.correction_level = cv2.QRCODE_ENCODER_CORRECT_LEVEL_M
     modules = cv2.QRCodeEncoder.create(params).encode(payload)
     if modules is None or modules.size == 0:
@@ -90,7 +90,7 @@ def qr_image(payload: str, *, module_px: int = 8) -> Image.Image:
     border = 2  # OpenCV already leaves 2 modules of white
     modules = np.pad(modules, QR_QUIET - border, constant_values=255)
     img = Image.fromarray(modules).resize(
-        (modules.shape[1] * module_px, modules.shape[0] * module_px), Image.NEAREST
+        (modules.shape[1] * module_px, modules.shape[0] * module_px), Image.Resampling.NEAREST
     )
     return img.convert("1")
 

@@ -50,15 +50,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-from pydantic import BaseModel
-
 from ocrmypdf import hookimpl
 from ocrmypdf.exceptions import BadArgsError
 from ocrmypdf.models.ocr_element import BoundingBox, OcrClass, OcrElement
 from ocrmypdf.pluginspec import OcrEngine, OrientationConfidence
+from PIL import Image
+from pydantic import BaseModel
 
 from pipeline.domain import OcrLine, OcrPage, OcrWord, quad_bounds
+from pipeline.text import is_cjk_char
 
 log = logging.getLogger(__name__)
 
@@ -100,27 +100,6 @@ def read_ocr_page(path: Path, page_number: int) -> OcrPage:
 
 
 # ───────────────────────────── OcrPage → OcrElement ─────────────────────────────
-
-
-def is_cjk_char(ch: str) -> bool:
-    """Same ranges as OCRmyPDF's fpdf2 renderer ``_is_cjk_only`` (v17.13)."""
-    cp = ord(ch)
-    return (
-        0x4E00 <= cp <= 0x9FFF
-        or 0x3400 <= cp <= 0x4DBF
-        or 0x20000 <= cp <= 0x2A6DF
-        or 0x2A700 <= cp <= 0x2EBEF
-        or 0x30000 <= cp <= 0x3134F
-        or 0x3040 <= cp <= 0x30FF
-        or 0x31F0 <= cp <= 0x31FF
-        or 0xAC00 <= cp <= 0xD7AF
-        or 0x1100 <= cp <= 0x11FF
-        or 0x3130 <= cp <= 0x318F
-        or 0xA960 <= cp <= 0xA97F
-        or 0xD7B0 <= cp <= 0xD7FF
-        or 0x3000 <= cp <= 0x303F
-        or 0xFF00 <= cp <= 0xFFEF
-    )
 
 
 def _is_cjk_only(text: str) -> bool:

@@ -160,14 +160,16 @@ def _run_ocrmypdf(
     ocr_json: Path,
     *,
     backend: str,
-    title: str,
+    title: str | None,
     author: str | None,
     subject: str | None,
     keywords: str | None,
 ) -> None:
     import ocrmypdf
 
-    kwargs: dict = {}
+    # Our plugin's option goes in here too: unpacked apart, a str-valued dict would have to fit
+    # every typed keyword of ocrmypdf.ocr.
+    kwargs: dict = {OCR_JSON_KWARG: str(ocr_json)}
     if backend == "ghostscript":
         # Ghostscript would otherwise transcode lossless images to JPEG.
         kwargs["pdfa_image_compression"] = "lossless"
@@ -190,7 +192,6 @@ def _run_ocrmypdf(
             author=author,
             subject=subject,
             keywords=keywords,
-            **{OCR_JSON_KWARG: str(ocr_json)},
             **kwargs,
         )
     except Exception as e:  # ExitCodeException subclasses, pydantic errors, …

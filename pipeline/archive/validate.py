@@ -11,7 +11,6 @@ non-embedded fonts (the CJK trap), encryption and scripts.
 from __future__ import annotations
 
 import logging
-import re
 import subprocess
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def _is_js_action(obj: object) -> bool:
     )
 
 
-def _font_embedded(font: Dictionary) -> bool:
+def _font_embedded(font: pikepdf.Object) -> bool:  # a font dictionary (array items are typed Object)
     subtype = font.get("/Subtype")
     if subtype == Name.Type3:  # glyphs are content streams; nothing to embed
         return True
@@ -192,15 +191,3 @@ def extract_text(path: Path | str, *, layout: bool = False) -> str:
     except subprocess.CalledProcessError as e:
         raise RuntimeError(f"pdftotext failed: {e.stderr.decode(errors='replace')}") from e
     return proc.stdout.decode("utf-8")
-
-
-_HAN = (
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\U00020000-\U0002ebef\U00030000-\U0003134f"
-)
-_HAN_SPACE = re.compile(f"(?<=[{_HAN}])[^\\S\\n]+(?=[{_HAN}])")
-
-
-def han_space_violations(text: str) -> int:
-    """Number of whitespace runs (not line breaks) between two Han characters."""
-    return len(_HAN_SPACE.findall(text))

@@ -45,11 +45,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
+from typing import TypeVar, cast, overload
 
 import pikepdf
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, WrapMode
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, TTFFont
 from pikepdf import Array, Dictionary, Name, OutlineItem, String
 
 from pipeline.archive.pdfa import PdfaError
@@ -116,6 +117,13 @@ def cjk_fonts(font_path: Path | None = None) -> list[tuple[Path, int]]:
     return fonts
 
 
+_Document = TypeVar("_Document", bound=FPDF)
+
+
+@overload
+def new_document(font_path: Path | None = None) -> FPDF: ...
+@overload
+def new_document(font_path: Path | None = None, *, cls: type[_Document]) -> _Document: ...
 def new_document(font_path: Path | None = None, cls: type[FPDF] = FPDF) -> FPDF:
     """An A4 fpdf2 document (mm) with the CJK font as family ``cjk`` plus fallbacks."""
     pdf = cls(unit="mm", format="A4")
@@ -136,7 +144,8 @@ def new_document(font_path: Path | None = None, cls: type[FPDF] = FPDF) -> FPDF:
 
 def check_glyphs(pdf: FPDF) -> None:
     """A 目录 or label must not show empty boxes: refuse characters no font has."""
-    missing = sorted({c for f in pdf.fonts.values() for c in f.missing_glyphs})
+    # Only TrueType fonts are added (new_document); core fonts do not track missing glyphs.
+    missing = sorted({c for f in pdf.fonts.values() if isinstance(f, TTFFont) for c in f.missing_glyphs})
     if missing:
         raise ValueError("characters not in any CJK font: " + "".join(map(chr, missing)))
 
@@ -145,8 +154,9 @@ def wrap(pdf: FPDF, text: str, width: float) -> list[str]:
     """Lines of ``text`` at the current font, broken anywhere (Chinese has no spaces)."""
     if not text:
         return [""]
-    return pdf.multi_cell(width, 5, text, dry_run=True, output=MethodReturnValue.LINES,
-                          wrapmode=WrapMode.CHAR)
+    # fpdf2 types the result as a union over every ``output`` mode; LINES gives list[str].
+    return cast("list[str]", pdf.multi_cell(width, 5, text, dry_run=True, output=MethodReturnValue.LINES,
+                                            wrapmode=WrapMode.CHAR))
 
 
 # ───────────────────────────── text helpers ─────────────────────────────
@@ -217,7 +227,7 @@ def _cover(pdf: _Volume, sheet: VolumeSheet, items: int, pages: int) -> None:
     ]
     label_w, x = 32, 30
     value_w = pdf.w - x - label_w - 25
-    y = 60
+    y: float = 60
     for label, value, size in fields:
         pdf.set_font("cjk", size=size)
         line_h = size * 0.6
@@ -311,7 +321,7 @@ _ROTATE = {
 }
 
 
-def _stamp(page: pikepdf.Page, stamp: pikepdf.Stream, position: str) -> None:
+def _stamp(page: pikepdf.Page, stamp: pikepdf.Object, position: str) -> None:
     x0, y0, x1, y1 = (float(v) for v in page.cropbox)
     rotate = int(page.obj.get("/Rotate", 0)) % 360
     width, height = (x1 - x0, y1 - y0) if rotate in (0, 180) else (y1 - y0, x1 - x0)
@@ -326,7 +336,7 @@ def _stamp(page: pikepdf.Page, stamp: pikepdf.Stream, position: str) -> None:
     page.contents_add(f"Q\nq {matrix} cm 1 0 0 1 {u:.2f} {v:.2f} cm {name} Do Q\n".encode())
 
 
-def _output_intent(sources: list[pikepdf.Pdf], entries) -> pikepdf.Dictionary:
+def _output_intent(sources: list[pikepdf.Pdf], entries) -> pikepdf.Object:
     """The items' common GTS_PDFA1 OutputIntent (sRGB from OCRmyPDF). PDF/A allows one
     output intent, so every item must use the same RGB profile."""
     chosen, profile = None, None
@@ -343,6 +353,8 @@ def _output_intent(sources: list[pikepdf.Pdf], entries) -> pikepdf.Dictionary:
         elif data != profile:
             raise PdfaError(f"item {entry.seq}: OutputIntent profile differs from item "
                             f"{entries[0].seq}'s; one volume PDF/A has one output intent")
+    if chosen is None:  # no entries; _check_sheet refuses that first
+        raise PdfaError("a volume needs at least one item")
     return chosen
 
 

@@ -236,7 +236,8 @@ _NAME_LABELS = ("户主姓名", "户主", "姓名", "申请人", "帮扶责任�
                 "村支书", "第一书记", "组长", "村主任", "负责人", "记录人")
 _LABELLED = re.compile(
     rf"(?P<label>{'|'.join(sorted(_NAME_LABELS, key=len, reverse=True))})"
-    rf"(?:姓名|签字|签名|\(签[字名章]\))?{_S}:?{_S}(?=(?P<run>[{_HAN}](?: ?[{_HAN}]){{0,11}}))"  # the next label may be in it
+    # the run may hold the next label
+    rf"(?:姓名|签字|签名|\(签[字名章]\))?{_S}:?{_S}(?=(?P<run>[{_HAN}](?: ?[{_HAN}]){{0,11}}))"
 )
 # 兹有石门村村民王秀英… / 兹有王秀英同志… / 兹证明王秀英系我村村民
 _ATTESTED = re.compile(rf"兹(?:有|证明)(?:[^\n,。:]{{0,15}}?(?:村民|居民|农户))?(?P<run>[{_HAN}]{{1,12}})")
@@ -300,7 +301,8 @@ def find_names(text: str) -> list[str]:
 
 # A village name is the Han run before 村, cut after the last of these: admin units (石门镇|上新庄村),
 # words that put a village after them (关于|石门村, 兹有|石门村, 驻|村), and 村 itself (石门村|村民).
-_VILLAGE_CUT = re.compile("^.*(?:关于|对于|位于|属于|根据|来自|其中|[省市县区乡镇村有我系是住在的到驻进入对向将经与及])")
+_VILLAGE_CUT = re.compile("^.*(?:关于|对于|位于|属于|根据|来自|其中"
+                          "|[省市县区乡镇村有我系是住在的到驻进入对向将经与及])")
 # What precedes 村 in words that are not village names (农村, 贫困村, 行政村 …).
 _NOT_VILLAGE = ("农", "贫困", "行政", "自然", "示范", "重点", "出列", "美丽", "中心", "城中", "边远", "各", "全",
                 "本", "该", "此")
@@ -321,10 +323,13 @@ def _village(text: str) -> str | None:
 
 
 def _village_in(s: str) -> str | None:
-    anchored, others = [], []
+    anchored: list[str] = []
+    others: list[str] = []
     for m in re.finditer("村", s):
         before = s[max(0, m.start() - 12):m.start()]
-        run = re.search(rf"[{_HAN}]*$", before).group()
+        tail = re.search(rf"[{_HAN}]*$", before)
+        assert tail is not None  # "*$" always matches, if only the empty string
+        run = tail.group()
         if len(run) < len(before) and before[-len(run) - 1].isdigit() and run[:1] in _MEASURE_WORDS:
             run = run[1:]  # 家庭人口4人石门村: 人 counts the 4, it is not part of the name
         cut = _VILLAGE_CUT.match(run)
@@ -332,7 +337,8 @@ def _village_in(s: str) -> str | None:
         if len(name) >= 2 and not name.endswith(_NOT_VILLAGE):
             # Prefer a village named after its township (石门镇上新庄村): the strongest evidence.
             (anchored if cut and cut.group()[-1] in "乡镇" else others).append(name + "村")
-    return (anchored or others or [None])[0]
+    found = anchored or others
+    return found[0] if found else None
 
 
 # 王秀英户: a household named by its head, as minutes and notices do (评议王秀英户是否纳入…).

@@ -53,7 +53,7 @@ class LearnedModel:
     samples: int
 
     @classmethod
-    def train(cls, samples: list[tuple[str, str]]) -> "LearnedModel":
+    def train(cls, samples: list[tuple[str, str]]) -> LearnedModel:
         """Fit on (text, class code) pairs; needs two classes at least."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -113,7 +113,7 @@ class LearnedModel:
         return hashlib.sha256(data).hexdigest()
 
     @classmethod
-    def load(cls, path: Path, sha256: str) -> "LearnedModel":
+    def load(cls, path: Path, sha256: str) -> LearnedModel:
         data = path.read_bytes()
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:

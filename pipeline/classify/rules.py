@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.scheme.taxonomy import FilingClass, Taxonomy
 from pipeline.domain import Evidence
+from pipeline.scheme.taxonomy import FilingClass, Taxonomy
 from pipeline.text import normalize
 
 W_TITLE_PATTERN = 6.0
@@ -42,7 +42,7 @@ class TextView:
     body: str  # untitled document is rightly less certain
 
     @classmethod
-    def of(cls, text: str, title: str | None = None) -> "TextView":
+    def of(cls, text: str, title: str | None = None) -> TextView:
         return cls(normalize(title) if title else "", normalize(text))
 
 

@@ -25,31 +25,31 @@ class _Section(BaseModel):
 class IngestSettings(_Section):
     inbox: Path = Path("inbox")
     station: str = "default"  # scanning station / contractor that feeds this inbox
-    quiet_seconds: float = Field(2.0, ge=0)  # a file must be untouched this long
-    parse_timeout_seconds: float = Field(120.0, gt=0)  # unparseable this long → quarantine
-    rescan_seconds: float = Field(60.0, gt=0)  # full rescan so nothing is stranded
+    quiet_seconds: float = Field(default=2.0, ge=0)  # a file must be untouched this long
+    parse_timeout_seconds: float = Field(default=120.0, gt=0)  # unparseable this long → quarantine
+    rescan_seconds: float = Field(default=60.0, gt=0)  # full rescan so nothing is stranded
     polling: Literal["auto", "always", "never"] = "auto"  # polling for network shares
-    poll_interval_seconds: float = Field(2.0, gt=0)
-    max_pixels: int = Field(200_000_000, gt=0)  # larger images are refused (decompression bombs)
-    max_file_bytes: int = Field(2 * 1024**3, gt=0)
-    pdf_dpi: int = Field(300, ge=72, le=1200)  # rasterisation of scanned PDF pages
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+    max_pixels: int = Field(default=200_000_000, gt=0)  # larger images are refused (decompression bombs)
+    max_file_bytes: int = Field(default=2 * 1024**3, gt=0)
+    pdf_dpi: int = Field(default=300, ge=72, le=1200)  # rasterisation of scanned PDF pages
     extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".pdf")
 
 
 class ImagingSettings(_Section):
     deskew: bool = True
     detect_orientation: bool = True
-    default_dpi: int = Field(300, ge=72, le=1200)  # assumed when the file states none
+    default_dpi: int = Field(default=300, ge=72, le=1200)  # assumed when the file states none
 
 
 class OcrSettings(_Section):
     engine: Literal["rapidocr", "tesseract"] = "rapidocr"
     languages: str = "chi_sim+chi_tra"
-    threads: int = Field(1, ge=1, le=64)  # per worker; parallelism comes from workers
+    threads: int = Field(default=1, ge=1, le=64)  # per worker; parallelism comes from workers
     # Same model files, two runtimes: OpenVINO measured 1.9x faster; ONNX Runtime is the fallback.
     runtime: Literal["openvino", "onnxruntime"] = "openvino"
     fallback: Literal["tesseract", "none"] = "tesseract"  # reads a page the engine failed on
-    review_below: float = Field(0.85, ge=0.0, le=1.0)  # mean confidence below this: page flagged
+    review_below: float = Field(default=0.85, ge=0.0, le=1.0)  # mean confidence below this: page flagged
 
 
 class ClassifySettings(_Section):
@@ -62,8 +62,8 @@ class ClassifySettings(_Section):
     taxonomy: Path = Path("taxonomy.yaml")
     # Less confident than this: review queue. 0.55 sent no wrong class through on five
     # bench corpora (make bench-classify), at the cost of ~20 % of items reviewed.
-    review_below: float = Field(0.55, ge=0.0, le=1.0)
-    min_training_items: int = Field(10, ge=2)  # person-confirmed items before the model joins in
+    review_below: float = Field(default=0.55, ge=0.0, le=1.0)
+    min_training_items: int = Field(default=10, ge=2)  # person-confirmed items before the model joins in
 
 
 class ArchiveSettings(_Section):
@@ -121,10 +121,10 @@ class Settings(BaseModel):
 
     home: Path = Path("data")
     database_url: str | None = None  # default: SQLite file in home
-    workers: int = Field(0, ge=0, le=64)  # 0 = one per CPU core
+    workers: int = Field(default=0, ge=0, le=64)  # 0 = one per CPU core
     # Below this much free space on the data home, intake and workers pause (and resume by
     # themselves): a full disk must not burn retries or leave half-written files.
-    min_free_mb: int = Field(256, ge=0)
+    min_free_mb: int = Field(default=256, ge=0)
     ingest: IngestSettings = IngestSettings()
     imaging: ImagingSettings = ImagingSettings()
     ocr: OcrSettings = OcrSettings()
@@ -134,7 +134,7 @@ class Settings(BaseModel):
     web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
-    def _absolute_paths(self) -> "Settings":
+    def _absolute_paths(self) -> Settings:
         # Relative paths are relative to the repository (where `make run` runs).
         home = self.home if self.home.is_absolute() else (Path.cwd() / self.home)
         inbox = self.ingest.inbox if self.ingest.inbox.is_absolute() else (Path.cwd() / self.ingest.inbox)

@@ -23,8 +23,8 @@ from pipeline.classify.model import ModelIntegrityError
 from pipeline.config import Settings
 from pipeline.domain import Label
 from pipeline.fileio import safe_name
-from pipeline.store import Catalog, Database, Item
 from pipeline.filing import FilingError, FilingStore, VolumeView
+from pipeline.store import Catalog, Database, Item, must_get
 
 if TYPE_CHECKING:
     from pipeline.archive.volume_pdf import VolumeBuild
@@ -126,7 +126,7 @@ class FilingDesk:
         ready = self.store.items_settled_in_state(item_ids)
         for item_id in ready:
             with self.db.session() as s:
-                item = s.get(Item, item_id)
+                item = must_get(s, Item, item_id)
                 code, title, pdf = item.archival_code, item.title or item.label, item.pdf_path
             if not code or not pdf:
                 continue
@@ -137,7 +137,7 @@ class FilingDesk:
                 raise FilingError(f"item {item_id}: recorded as {code}, but its PDF/A could not be "
                                   f"re-stamped: {exc}") from exc
             with self.db.session() as s:
-                s.get(Item, item_id).pdf_sha256 = sha
+                must_get(s, Item, item_id).pdf_sha256 = sha
         self.catalog.reindex(ready)
 
 

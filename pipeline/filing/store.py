@@ -22,11 +22,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from pipeline.domain import Classification, ItemMetadata
 from pipeline.scheme.archival_code import ArchivalCodeTemplate
 from pipeline.scheme.taxonomy import Taxonomy
-from pipeline.domain import Classification, ItemMetadata
 from pipeline.store.catalog import next_number, record_event
-from pipeline.store.db import Database
+from pipeline.store.db import Database, must_get
 from pipeline.store.models import (
     ClassifierModel,
     Item,
@@ -38,7 +38,7 @@ from pipeline.store.models import (
     utcnow,
 )
 
-from .records import FilingError, item_values, metadata_json, note_volume, ReviewEntry
+from .records import FilingError, ReviewEntry, item_values, metadata_json, note_volume
 from .volumes import VolumeShelf
 
 
@@ -56,7 +56,7 @@ class FilingStore(VolumeShelf):
         self.volume_item_template = ArchivalCodeTemplate(volume_item_template)
 
     @classmethod
-    def from_settings(cls, db: Database, settings) -> "FilingStore":
+    def from_settings(cls, db: Database, settings) -> FilingStore:
         from pipeline.scheme.taxonomy import load_taxonomy
 
         return cls(db, load_taxonomy(settings.classify.taxonomy),
@@ -74,7 +74,7 @@ class FilingStore(VolumeShelf):
         number are kept: a re-run only refreshes the description.
         """
         with self.db.session() as s:
-            item = s.get(Item, item_id, with_for_update=True)
+            item = must_get(s, Item, item_id, with_for_update=True)
             self._describe(item, metadata)
             by_person = item.review_state in ReviewState.BY_PERSON
             if not by_person and not item.archival_code and item.volume_id is None:
@@ -176,7 +176,7 @@ class FilingStore(VolumeShelf):
                 raise FilingError(f"no item {item_id}")
             before = item.class_code
             if item.volume_id is not None and filing.class_code != before:
-                volume = s.get(Volume, item.volume_id)
+                volume = must_get(s, Volume, item.volume_id)
                 if volume.state == VolumeState.FINAL:
                     raise FilingError(f"item {item_id} is in the finalised volume {volume.archival_code}; "
                                       "its class cannot change")
@@ -190,6 +190,8 @@ class FilingStore(VolumeShelf):
             record_event(s, "item", item_id, "class-confirmed" if confirmed else "class-corrected", agent=agent,
                          detail={"by": user, "from": before, "to": filing.class_code,
                                  "archival_code_kept": item.archival_code})
+            if filing.class_code is None:  # a person's decision always names a class
+                raise FilingError(f"item {item_id}: no class given")
             cls = self.taxonomy.get(filing.class_code)
             if cls.unit == "volume" and not item.volume_key and item.volume_id is None:
                 self._match_open_volume(s, item)
@@ -242,6 +244,7 @@ class FilingStore(VolumeShelf):
         texts: dict[int, list[str]] = {}
         labels: dict[int, str] = {}
         for item_id, code, text in rows:
+            assert code is not None  # the query leaves out items without a class
             texts.setdefault(item_id, []).append(text or "")
             labels[item_id] = code
         return [("\n".join(texts[i]), labels[i]) for i in texts]

@@ -11,7 +11,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from pipeline.domain import VolumeEntry, VolumeSheet
+from pipeline.scheme.archival_code import ArchivalCodeTemplate
+from pipeline.scheme.taxonomy import Taxonomy
 from pipeline.store.catalog import next_number, record_event
+from pipeline.store.db import Database
 from pipeline.store.models import (
     Item,
     Page,
@@ -21,11 +24,27 @@ from pipeline.store.models import (
     utcnow,
 )
 
-from .records import FilingError, item_values, new_label_token, note_volume, RETENTION_RANK, VOLUME_TITLES, VolumeMember, VolumeView
+from .records import (
+    RETENTION_RANK,
+    VOLUME_TITLES,
+    FilingError,
+    VolumeMember,
+    VolumeView,
+    item_values,
+    new_label_token,
+    note_volume,
+)
 
 
 class VolumeShelf:
     """Volume operations of the filing store."""
+
+    # Set by FilingStore.__init__.
+    db: Database
+    taxonomy: Taxonomy
+    review_below: float
+    volume_template: ArchivalCodeTemplate
+    volume_item_template: ArchivalCodeTemplate
 
     def _join(self, s, item: Item, key: str, volume_class: str | None, agent: str) -> Volume:
         volume = s.scalar(select(Volume).where(Volume.volume_key == key).with_for_update())
@@ -61,6 +80,14 @@ class VolumeShelf:
                 and (item.confidence or 0.0) >= self.review_below)
 
     @staticmethod
+    def _key(volume: Volume) -> str:
+        """The volume's key. Every volume is made by ``_join``, which gives it one; the column is
+        nullable only because it was added to an existing table."""
+        if volume.volume_key is None:
+            raise FilingError(f"volume {volume.archival_code or volume.id} has no volume key")
+        return volume.volume_key
+
+    @staticmethod
     def _key_name(key: str) -> str:
         return key.rsplit(":", 1)[-1]
 
@@ -75,7 +102,7 @@ class VolumeShelf:
         Rosters (公示, 公告, 评议记录) list several households; if exactly one of them has an
         open volume of this class, that is where the item goes. Two or more: a person decides.
         """
-        cls = self.taxonomy.classes[item.class_code]
+        cls = self.taxonomy.classes[item.class_code or ""]
         keys = list(s.scalars(select(Volume.volume_key).where(
             Volume.class_code == cls.volume_class, Volume.state == VolumeState.PRE_VOLUME)))
         names = {self._key_name(k): k for k in keys}
@@ -93,12 +120,13 @@ class VolumeShelf:
         waiting = s.scalars(select(Item).where(
             Item.review_state == ReviewState.PENDING, Item.volume_id.is_(None), Item.volume_key.is_(None),
             Item.class_code.like(f"{volume.class_code}·%")))
+        key = self._key(volume)
         for item in waiting:
-            if self._only_volume_missing(item) and self._mentions(s, item.id, [self._key_name(volume.volume_key)]):
+            if self._only_volume_missing(item) and self._mentions(s, item.id, [self._key_name(key)]):
                 item.review_state, item.needs_review = ReviewState.AUTO, False
-                note_volume(item, f"named in the text: open volume {volume.volume_key}",
-                             [self._key_name(volume.volume_key)])
-                self._join(s, item, volume.volume_key, volume.class_code, agent)
+                note_volume(item, f"named in the text: open volume {key}",
+                             [self._key_name(key)])
+                self._join(s, item, key, volume.class_code, agent)
 
     def _order_key(self, item: Item) -> tuple:
         """Entry → exit: the scheme's order of the item's class, then its date, then arrival."""
@@ -135,11 +163,13 @@ class VolumeShelf:
             if item.volume_id is not None:
                 raise FilingError(f"item {item_id} is already in a volume")
             try:
-                key = self._find_volume(s, ref).volume_key
+                found = self._find_volume(s, ref)
             except FilingError:
                 if ":" not in ref:
                     raise
                 key = ref  # a new key: a new pre-volume
+            else:
+                key = self._key(found)
             self._join(s, item, key, cls.volume_class, agent)
             if item.review_state == ReviewState.PENDING:
                 item.review_state, item.needs_review = ReviewState.CONFIRMED, False
@@ -165,7 +195,7 @@ class VolumeShelf:
                 member.position_in_volume = n
             record_event(s, "volume", volume.id, "reordered", agent=agent,
                          detail={"by": user, "item": item_id, "position": position})
-            key = volume.volume_key
+            key = self._key(volume)
         return self.volume(key)
 
     def volume(self, ref: str) -> VolumeView:
@@ -179,18 +209,19 @@ class VolumeShelf:
             members = tuple(VolumeMember(i.id, i.position_in_volume, i.class_code, i.title, i.doc_date,
                                          i.doc_number, i.responsible, n or 0, i.archival_code,
                                          i.review_state, i.pdf_path) for i, n in rows)
-            return VolumeView(volume.id, volume.volume_key, volume.state, volume.title, volume.archival_code,
+            return VolumeView(volume.id, self._key(volume), volume.state, volume.title, volume.archival_code,
                               volume.class_code, volume.label_token, volume.pdf_path, members)
 
     def volumes(self, fonds: str | None = None) -> list[VolumeView]:
         with self.db.session() as s:
-            query = select(Volume.volume_key).order_by(Volume.id)
+            query = select(Volume).order_by(Volume.id)
             if fonds:
                 query = query.where(Volume.fonds == fonds)
-            keys = list(s.scalars(query))
+            keys = [self._key(v) for v in s.scalars(query)]
         return [self.volume(k) for k in keys]
 
-    def finalize(self, ref: str, user: str, *, agent: str, checked_by: str | None = None) -> tuple[VolumeView, list[int]]:
+    def finalize(self, ref: str, user: str, *, agent: str,
+                 checked_by: str | None = None) -> tuple[VolumeView, list[int]]:
         """End the 预立卷: issue the 案卷号 and the items' 件号; returns the items renumbered."""
         with self.db.session() as s:
             volume = self._find_volume(s, ref)
@@ -224,7 +255,7 @@ class VolumeShelf:
             record_event(s, "volume", volume.id, "finalized", agent=agent, detail={
                 "by": user, "archival_code": volume.archival_code,
                 "items": [(m.id, m.archival_code) for m in members]})
-            key, ids = volume.volume_key, [m.id for m in members]
+            key, ids = self._key(volume), [m.id for m in members]
         return self.volume(key), ids
 
     def _volume_note(self, members: list[Item], volume_class: str | None) -> str:
@@ -257,6 +288,8 @@ class VolumeShelf:
             entries, page = [], 1
             for item, pages in rows:
                 remarks = "日期推定" if item.doc_date_inferred else ""
+                # Finalising placed every member and required its PDF.
+                assert item.position_in_volume is not None and item.pdf_path is not None
                 entries.append(VolumeEntry(
                     seq=item.position_in_volume, doc_number=item.doc_number or "",
                     responsible=item.responsible or "", title=item.title or item.label,
@@ -268,9 +301,9 @@ class VolumeShelf:
             return VolumeSheet(
                 fonds_name=self.taxonomy.fonds.get(volume.fonds, volume.fonds),
                 class_name=volume_class.full_name if volume_class else (volume.class_code or ""),
-                title=volume.title or volume.volume_key, start_date=min(dates, default=""),
+                title=volume.title or self._key(volume), start_date=min(dates, default=""),
                 end_date=max(dates, default=""), retention=self.taxonomy.retention_name(volume.retention or ""),
-                item_count=len(entries), page_count=page - 1, archival_code=volume.archival_code,
+                item_count=len(entries), page_count=page - 1, archival_code=volume.archival_code or "",
                 entries=tuple(entries), note=volume.note or "", compiled_by=volume.compiled_by or "",
                 checked_by=volume.checked_by or "",
                 compiled_on=volume.finalized_at.strftime("%Y%m%d") if volume.finalized_at else "",
@@ -280,4 +313,5 @@ class VolumeShelf:
         with self.db.session() as s:
             volume = self._find_volume(s, ref)
             volume.pdf_path, volume.pdf_sha256 = str(path), sha256
-            record_event(s, "volume", volume.id, "pdfa-built", agent=agent, detail={"path": str(path), "sha256": sha256})
+            record_event(s, "volume", volume.id, "pdfa-built", agent=agent,
+                         detail={"path": str(path), "sha256": sha256})

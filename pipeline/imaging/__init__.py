@@ -16,6 +16,7 @@ from .deskew import estimate_skew, rotate, rotate_quarter, to_gray
 from .orientation import detect_orientation
 from .prepare import (
     Preparation,
+    file_dpi,
     load_image,
     prepare_array,
     prepare_image,
@@ -32,6 +33,7 @@ __all__ = [
     "crop_borders",
     "detect_orientation",
     "estimate_skew",
+    "file_dpi",
     "find_paper",
     "find_seals",
     "is_blank",

@@ -141,7 +141,7 @@ def neutralise_background(gray: np.ndarray, dpi: int) -> np.ndarray:
     found = _background(small)
     if found is None:
         return gray
-    background = found[0].astype(np.uint8)
+    background: np.ndarray = found[0].astype(np.uint8)
     background = cv2.dilate(background, np.ones((5, 5), np.uint8))  # the mixed edge pixels too
     h, w = gray.shape
     mask = cv2.resize(background, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)

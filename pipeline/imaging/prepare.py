@@ -150,7 +150,8 @@ def _to_array(img: Image.Image) -> tuple[np.ndarray, bool]:
 def _to_pil(arr: np.ndarray, bitonal: bool) -> Image.Image:
     if arr.ndim == 2:
         if bitonal:
-            return Image.fromarray(np.where(arr >= 128, 255, 0).astype(np.uint8), "L").convert("1", dither=Image.Dither.NONE)
+            grey = Image.fromarray(np.where(arr >= 128, 255, 0).astype(np.uint8), "L")
+            return grey.convert("1", dither=Image.Dither.NONE)
         return Image.fromarray(arr, "L")
     return Image.fromarray(np.ascontiguousarray(arr[..., ::-1]), "RGB")
 
@@ -163,8 +164,16 @@ def load_image(path: Path | str) -> np.ndarray:
     return _to_array(upright)[0]
 
 
+def file_dpi(path: Path | str) -> int | None:
+    """The resolution an image file states, or None (the caller assumes ``imaging.default_dpi``)."""
+    with Image.open(path) as opened:
+        return _file_dpi(opened)
+
+
 def _file_dpi(img: Image.Image) -> int | None:
     dpi = img.info.get("dpi")
+    if dpi is None:
+        return None
     try:
         value = round(float(dpi[0]))
     except (TypeError, ValueError, IndexError):

@@ -64,7 +64,8 @@ def is_blank(gray: np.ndarray) -> bool:
     min_side = max(3, round(0.004 * max(h, w)))
     significant = 0
     for i in range(1, n):
-        if max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) >= min_side and stats[i, cv2.CC_STAT_AREA] >= 6:
+        side = max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT])
+        if side >= min_side and stats[i, cv2.CC_STAT_AREA] >= 6:
             significant += 1
             if significant > 2:
                 return False

@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 from .base import (
-    STATE_READY,
     BACKENDS,
     DEFAULT_BACKEND,
     SENTINEL_NAME,
+    STATE_READY,
     IndexDamaged,
     SearchIndex,
     read_sentinel,

@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from pipeline.text import mask_private_numbers
+
 from ..domain import PageDocument, SearchHit
 from ..fileio import is_disk_full
 from .analysis import ANALYZER_VERSION, QueryPlan
-from pipeline.text import mask_private_numbers
-
 from .snippets import make_snippet
 
 log = logging.getLogger(__name__)

@@ -262,8 +262,10 @@ class TantivyIndex(SearchIndex):
             rows = []
             for score, (_, address) in zip(scores, result.hits):
                 raw = searcher.doc(address).get_first("doc")
+                assert raw is not None  # every document is added with its "doc" field
                 rows.append((score, json.loads(bytes(raw).decode("utf-8"))))
-        return int(result.count or 0), rows
+        # tantivy's stub leaves out SearchResult.count (there with count=True).
+        return int(result.count or 0), rows  # type: ignore[attr-defined]
 
     def facets(self, plan: QueryPlan, filters: dict) -> dict[str, dict[str, int]]:
         agg = {name: {"terms": {"field": name, "size": _FACET_SIZE}} for name in FACET_FIELDS}

@@ -223,7 +223,8 @@ class WhooshIndex(SearchIndex):
     def _filter(filters: dict) -> dict:
         """search() kwargs: filter= restricts matches without touching scores."""
         flt: list[wq.Query] = [
-            wq.Term(k, f"{v:04d}" if k == "year" else str(v)) for k, v in filters.items() if k not in ("year_from", "year_to")
+            wq.Term(k, f"{v:04d}" if k == "year" else str(v))
+            for k, v in filters.items() if k not in ("year_from", "year_to")
         ]
         if "year_from" in filters or "year_to" in filters:
             lo, hi = filters.get("year_from"), filters.get("year_to")

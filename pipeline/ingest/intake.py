@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -122,7 +122,9 @@ class Intake:
         """Keep the originals, record the item, then (if ``remove``) clear the inbox entry."""
         root = root or entry.parent
         label = entry_label(entry, root)
-        copies = []  # every file is copied before any is adopted: a batch is kept whole or not at all
+        # every file is copied before any is adopted: a batch is kept whole or not at all
+        # name, probe, staged copy, sha256, size, mtime_ns
+        copies: list[tuple[str, FileProbe, Path, str, int, int]] = []
         for path, file_probe in checked:
             name = label if path == entry else str(Path(label) / readable_name(str(path.relative_to(entry))))
             try:
@@ -145,7 +147,7 @@ class Intake:
             kept[0][2].sha256 if len(kept) == 1 and not entry.is_dir()
             else hashlib.sha256("\n".join(k[2].sha256 for k in kept).encode()).hexdigest()
         )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.db.session() as s:
             existing = s.scalar(select(Item).where(Item.fingerprint == fingerprint))
             if existing is not None:
@@ -220,7 +222,7 @@ class Intake:
         root = root or entry.parent
         label = entry_label(entry, root)
         reason = storable(reason)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         # Our own name for the kept file: readable, and short enough for ".reason.json" after it.
         dest = self.settings.quarantine_dir / f"{stamp}-{file_name(entry.name)}"
         source = entry if (entry.exists() or entry.is_symlink()) else partial

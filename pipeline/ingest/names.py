@@ -65,5 +65,5 @@ def file_name(name: str, limit: int = NAME_BYTES) -> str:
     stem, dot, ext = text.rpartition(".")
     ext = dot + ext if dot and len(ext.encode("utf-8")) <= 16 else ""
     stem = stem if ext else text
-    budget = limit - len(ext.encode("utf-8")) - len("…".encode("utf-8"))
+    budget = limit - len(ext.encode("utf-8")) - len("…".encode())
     return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + "…" + ext

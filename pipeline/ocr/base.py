@@ -59,7 +59,8 @@ def to_quad(points) -> Quad:
 
 
 def rect_quad(left: float, top: float, right: float, bottom: float) -> Quad:
-    return ((float(left), float(top)), (float(right), float(top)), (float(right), float(bottom)), (float(left), float(bottom)))
+    left, top, right, bottom = float(left), float(top), float(right), float(bottom)
+    return ((left, top), (right, top), (right, bottom), (left, bottom))
 
 
 def split_quad(quad: Quad, parts: int, *, vertical: bool = False) -> list[Quad]:
@@ -88,7 +89,8 @@ def even_words(text: str, confidence: float, quad: Quad, *, vertical: bool = Fal
     chars = [c for c in text if not c.isspace()]
     if not chars:
         return ()
-    return tuple(OcrWord(c, confidence, q) for c, q in zip(chars, split_quad(quad, len(chars), vertical=vertical), strict=True))
+    quads = split_quad(quad, len(chars), vertical=vertical)
+    return tuple(OcrWord(c, confidence, q) for c, q in zip(chars, quads, strict=True))
 
 
 def clamp01(value: float) -> float:

@@ -34,8 +34,8 @@ import numpy as np
 
 from pipeline.domain import OcrLine, OcrPage, OcrWord
 from pipeline.imaging.deskew import shrink
-
 from pipeline.ocr import layout
+
 from .base import DEFAULT_LANGUAGES, OcrEngine, as_bgr, clamp01, even_words, to_quad
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,8 @@ class RapidOcrEngine(OcrEngine):
         page = shrink(bgr, scale)
         grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
 
-        crops, quads = [], []
+        crops: list[np.ndarray] = []
+        quads: list[np.ndarray] = []
         parts_of: list[list[int]] = []  # per detected box: its crops (several for a long column)
         for box in boxes:
             parts = []
@@ -182,6 +183,7 @@ class RapidOcrEngine(OcrEngine):
             return []
         rec = self._rec(TextRecInput(img=crops, return_word_box=True))
         rec = self._engine.cal_rec_boxes(crops, np.asarray(quads), rec, False)
+        assert rec.txts is not None  # the recogniser returns a text for every crop it is given
         words_per_crop = list(rec.word_results) if rec.word_results else [()] * len(crops)
 
         lines: list[OcrLine] = []
@@ -229,7 +231,8 @@ def _pieces(quad: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
     if count <= 1:
         return [quad]
     tl, tr, br, bl = quad.astype(np.float64)
-    left, top, right, bottom = (int(v) for v in (quad[:, 0].min(), quad[:, 1].min(), quad[:, 0].max(), quad[:, 1].max()))
+    left, top = int(quad[:, 0].min()), int(quad[:, 1].min())
+    right, bottom = int(quad[:, 0].max()), int(quad[:, 1].max())
     column = grey[max(0, top) : max(0, bottom), max(0, left) : max(0, right)]
     ink = (255 - column.astype(np.int32)).sum(axis=1) if column.size else np.zeros(0)
     fractions = [0.0]
@@ -244,7 +247,8 @@ def _pieces(quad: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
     fractions.append(1.0)
     pieces = []
     for a, b in itertools.pairwise(fractions):
-        pieces.append(np.array([tl + (bl - tl) * a, tr + (br - tr) * a, tr + (br - tr) * b, tl + (bl - tl) * b], dtype=np.float32))
+        corners = [tl + (bl - tl) * a, tr + (br - tr) * a, tr + (br - tr) * b, tl + (bl - tl) * b]
+        pieces.append(np.array(corners, dtype=np.float32))
     return pieces
 
 

@@ -1,7 +1,7 @@
 """The OCR stage for one page: engine, table rows, fallback and the review flag.
 
-:class:`PageReader` is what the worker, ``dangan ocr`` and ``make bench-ocr`` call, so all
-three read a page the same way:
+:class:`PageReader` is the reading step of :func:`pipeline.ocr.read_page`, the page path the
+worker, ``dangan ocr`` and ``make bench-ocr`` share:
 
 1. the configured engine recognises the page (RapidOCR routes each region itself:
    horizontal lines whole, vertical columns in pieces; see :mod:`pipeline.ocr.rapid`);

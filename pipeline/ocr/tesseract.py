@@ -7,7 +7,6 @@ Kept as a baseline and fallback, not as the default: on degraded Chinese pages i
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import replace
 
@@ -15,8 +14,9 @@ import cv2
 import numpy as np
 
 from pipeline.domain import OcrLine, OcrPage, OcrWord
-
 from pipeline.ocr import layout
+from pipeline.text import is_cjk_char
+
 from .base import DEFAULT_LANGUAGES, OcrEngine, as_bgr, clamp01, rect_quad, split_quad
 
 # One OpenMP thread: with 2 threads on the shared box one page took 85.5 s instead of
@@ -24,12 +24,6 @@ from .base import DEFAULT_LANGUAGES, OcrEngine, as_bgr, clamp01, rect_quad, spli
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 import pytesseract  # noqa: E402
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff\u3000-\u303f\uff00-\uffef]")
-
-
-def _is_cjk(ch: str) -> bool:
-    return bool(_CJK.match(ch))
 
 
 class TesseractEngine(OcrEngine):
@@ -91,7 +85,7 @@ class TesseractEngine(OcrEngine):
                 quad = rect_quad(left, top, left + w, top + h)
                 words.extend(_split_token(token, conf, quad, vertical))
                 # Chinese is written without spaces; keep one only between Latin/digit runs.
-                if text and not _is_cjk(text[-1]) and not _is_cjk(token[0]):
+                if text and not is_cjk_char(text[-1]) and not is_cjk_char(token[0]):
                     text += " "
                 text += token
                 weighted += conf * len(token)
@@ -105,11 +99,12 @@ class TesseractEngine(OcrEngine):
                 ys = [p[1] for word in words for p in word.box]
                 box = rect_quad(min(xs), min(ys), max(xs), max(ys))
             confidence = weighted / max(1, sum(len(str(data["text"][i]).strip()) for i in indices))
-            result.append(OcrLine(text=text, confidence=clamp01(confidence), box=box, words=tuple(words), vertical=vertical))
+            result.append(OcrLine(text=text, confidence=clamp01(confidence), box=box, words=tuple(words),
+                                  vertical=vertical))
 
-        if not vertical and layout.is_vertical([l.box for l in result], [l.text for l in result]):
+        if not vertical and layout.is_vertical([line.box for line in result], [line.text for line in result]):
             vertical = True
-            result = [replace(l, vertical=True) for l in result]
+            result = [replace(line, vertical=True) for line in result]
         ordered = layout.order(result, vertical=vertical)
         return OcrPage(engine, width, height, tuple(ordered), seconds)
 
@@ -118,7 +113,7 @@ def _split_token(token: str, conf: float, quad, vertical: bool) -> list[OcrWord]
     """Per-character boxes for CJK characters, one box per Latin/digit run."""
     runs: list[str] = []
     for ch in token:
-        if runs and not _is_cjk(ch) and not _is_cjk(runs[-1][-1]):
+        if runs and not is_cjk_char(ch) and not is_cjk_char(runs[-1][-1]):
             runs[-1] += ch
         else:
             runs.append(ch)

@@ -34,7 +34,7 @@ class LocalProcessRunner(TaskRunner):
         self.count = count or settings.worker_count
         # spawn: workers must not inherit the service's threads, locks or DB connections.
         self._ctx = multiprocessing.get_context("spawn")
-        self._procs: dict[str, multiprocessing.Process] = {}
+        self._procs: dict[str, multiprocessing.context.SpawnProcess] = {}
 
     def _spawn(self, name: str) -> None:
         from pipeline.runner.worker import worker_main

@@ -18,8 +18,9 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import TextIO
 
 from pipeline import __version__
 from pipeline.config import Settings
@@ -41,7 +42,7 @@ class ProcessorLock:
     def __init__(self, home: Path) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.path = home / ".processor.lock"
-        self._fh = None
+        self._fh: TextIO | None = None
 
     def acquire(self) -> bool:
         self._fh = open(self.path, "a+")
@@ -111,8 +112,8 @@ class Service:
     def request_stop(self, *_args) -> None:
         self._stop = True
 
-    def run(self, *, until: Callable[[], bool] | None = None, on_tick: Callable[[list[IntakeResult]], None] | None = None,
-            tick_seconds: float = 0.3) -> None:
+    def run(self, *, until: Callable[[], bool] | None = None,
+            on_tick: Callable[[list[IntakeResult]], None] | None = None, tick_seconds: float = 0.3) -> None:
         """Main loop; returns on SIGTERM/SIGINT or when ``until()`` is true."""
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)

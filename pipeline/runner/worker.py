@@ -23,24 +23,21 @@ from PIL import Image
 from sqlalchemy import select
 
 from pipeline import __version__, logs
-from pipeline.filing.desk import load_classifier
 from pipeline.config import Settings
 from pipeline.domain import OcrPage, PageSource, PreparedPage
 from pipeline.fileio import atomic_write_bytes, is_disk_full, sha256_file
+from pipeline.filing import FilingStore
+from pipeline.filing.desk import load_classifier
 from pipeline.ingest.pages import page_master
 from pipeline.ingest.probe import set_pixel_limit
-from pipeline.store import Catalog, Database, Item, ItemState, Page, SourceFile, record_event
-from pipeline.filing import FilingStore
+from pipeline.ocr.page import REVIEW_FLAG, SEAL_OPERATION
+from pipeline.store import Catalog, Database, Item, ItemState, Page, SourceFile, must_get, record_event
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # After a write failed for lack of space: wait this long before claiming again, doubling up to
 # the maximum while it keeps failing (seconds).
 SPACE_RETRY_FIRST, SPACE_RETRY_MAX = 2.0, 60.0
-# Added to a page's operations / quality flags by the OCR step, not by imaging: a reused
-# page's PreparedPage is rebuilt without them.
-SEAL_OPERATION = "seal-suppressed-for-ocr"
-REVIEW_FLAG = "low-ocr-confidence"
 
 
 @dataclass(frozen=True)
@@ -89,10 +86,12 @@ def finished_page(rec: PageRecord, out_dir: Path) -> tuple[PreparedPage, OcrPage
     image decodes at the recorded size, and the layout file parses and agrees with the row.
     Anything else (a crash between writing the files and the commit, a damaged file) means redo.
     """
-    fields = (rec.master_path, rec.master_sha256, rec.working_path, rec.width, rec.height, rec.dpi,
-              rec.colour_mode, rec.rotation, rec.deskew_angle, rec.blank, rec.operations,
-              rec.quality_flags, rec.ocr_text, rec.ocr_engine, rec.ocr_layout_path)
-    if any(f is None for f in fields):
+    # Each field spelled out (not any(...) over a tuple) so the type checker sees them not None below.
+    if (rec.master_path is None or rec.master_sha256 is None or rec.working_path is None
+            or rec.width is None or rec.height is None or rec.dpi is None
+            or rec.colour_mode is None or rec.rotation is None or rec.deskew_angle is None
+            or rec.blank is None or rec.operations is None or rec.quality_flags is None
+            or rec.ocr_text is None or rec.ocr_engine is None or rec.ocr_layout_path is None):
         return None
     master, working, layout = Path(rec.master_path), Path(rec.working_path), Path(rec.ocr_layout_path)
     original = rec.media_type in ("image/jpeg", "image/png") and master == rec.stored
@@ -209,7 +208,7 @@ class ItemProcessor:
     def _record_failure(self, item_id: int, exc: Exception, full: bool) -> None:
         message = f"{type(exc).__name__}: {exc}"
         with self.db.session() as s:
-            item = s.get(Item, item_id)
+            item = must_get(s, Item, item_id)
             if full:
                 item.state, item.attempts = ItemState.QUEUED, max(item.attempts - 1, 0)
                 item.last_error = message
@@ -225,11 +224,11 @@ class ItemProcessor:
 
     def process(self, item_id: int) -> None:
         from pipeline.archive.pdfa import build_pdfa, stamp_identity
-        from pipeline.imaging import ocr_copy, prepare_page_pixels
+        from pipeline.ocr import read_page
 
         started = time.monotonic()
         with self.db.session() as s:
-            item = s.get(Item, item_id)
+            item = must_get(s, Item, item_id)
             received_at, label = item.received_at, item.label
             pages = [PageRecord.of(p, src) for p, src in s.execute(
                 select(Page, SourceFile).join(SourceFile, Page.source_file_id == SourceFile.id)
@@ -255,26 +254,14 @@ class ItemProcessor:
                 rec.stored, rec.media_type, rec.frame, index=page_no - 1, source_sha256=rec.source_sha256,
                 out_dir=out_dir, pdf_dpi=self.settings.ingest.pdf_dpi,
             )
-            prepared, pixels = prepare_page_pixels(
-                source, out_dir, default_dpi=self.settings.imaging.default_dpi,
-                detect_orientation=self.settings.imaging.detect_orientation,
-                deskew=self.settings.imaging.deskew,
-            )
-            # The OCR copy has red seal ink removed; the working copy (and the PDF) keeps it.
-            ocr_pixels, seal_share = ocr_copy(pixels)
-            del pixels
-            ocr = self.reader.read(ocr_pixels)
-            del ocr_pixels
-            operations = list(prepared.operations)
-            if seal_share:
-                operations.append(f"{SEAL_OPERATION} share {seal_share:.2%}")
-            flags = list(prepared.quality)
-            if self.reader.needs_review(ocr):
-                flags.append(REVIEW_FLAG)
+            reading = read_page(source, self.reader, self.settings.imaging, work_dir=out_dir)
+            prepared, ocr = reading.prepared, reading.ocr
+            assert prepared is not None  # a catalogued page always gets its working copy
+            operations, flags = list(reading.operations), list(reading.flags)
             layout = layout_path(out_dir, page_no)
             atomic_write_bytes(layout, ocr.to_json().encode())
             with self.db.session() as s:
-                page = s.get(Page, page_id)
+                page = must_get(s, Page, page_id)
                 page.master_path, page.master_sha256 = str(source.master), master_sha
                 page.working_path = str(prepared.working)
                 page.width, page.height, page.dpi = prepared.width, prepared.height, prepared.dpi
@@ -297,8 +284,11 @@ class ItemProcessor:
         self.filing.record(item_id, described.filing, described.metadata, self.agent)
         with self.db.session() as s:
             # A re-run keeps the filing its 档号 was issued with, even if the config changed since.
-            item = s.get(Item, item_id)
+            item = must_get(s, Item, item_id)
             fonds, year, title, code = item.fonds, item.year, item.title, item.archival_code
+        # filing.record above gave the item its fonds and title (or kept those a person or an
+        # earlier run recorded).
+        assert fonds is not None and title is not None
 
         # Named by item, not by 档号: an item in review or in a 预立卷 is numbered later,
         # and its file must not move then.
@@ -307,11 +297,11 @@ class ItemProcessor:
                               author=fonds, work_dir=self.settings.staging_dir)
         sha = archived.pdf_sha256
         with self.db.session() as s:
-            current = s.get(Item, item_id).archival_code
-        if current != code:  # a reviewer numbered it while the PDF was being built
+            current = must_get(s, Item, item_id).archival_code
+        if current is not None and current != code:  # a reviewer numbered it while the PDF was being built
             sha = stamp_identity(archived.pdf_path, archival_code=current, title=title)
         with self.db.session() as s:
-            item = s.get(Item, item_id)
+            item = must_get(s, Item, item_id)
             item.pdf_path, item.pdf_sha256 = str(archived.pdf_path), sha
             item.state, item.last_error, item.worker = ItemState.ARCHIVED, None, None
             record_event(s, "item", item_id, "pdfa-built", agent=self.agent, detail={

@@ -12,8 +12,8 @@ retention, org) for the DA/T 22 item form, the class for a volume form.
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from pipeline.domain import Classification
 

@@ -53,7 +53,7 @@ class ClassNode(_Node):
     exclude: list[str] = []
     requires: list[str] = []  # one of these must be in the text (inherited)
     retention_rules: list[RetentionRule] = []
-    children: list["ClassNode"] = []
+    children: list[ClassNode] = []
 
     @field_validator("title_patterns")
     @classmethod
@@ -190,7 +190,8 @@ def _flatten(scheme: SchemeFile) -> dict[str, FilingClass]:
         if retention is None:
             problems.append(f"{label}: no retention here or on a parent")
         elif retention not in retention_ok:
-            problems.append(f"{label}: retention {retention!r} is not a retention code ({', '.join(sorted(retention_ok))})")
+            codes = ", ".join(sorted(retention_ok))
+            problems.append(f"{label}: retention {retention!r} is not a retention code ({codes})")
         for n, rule in enumerate(node.retention_rules):
             if rule.retention not in retention_ok:
                 problems.append(f"{label}.retention_rules[{n}]: retention {rule.retention!r} is not a retention code")
@@ -213,9 +214,9 @@ def _flatten(scheme: SchemeFile) -> dict[str, FilingClass]:
             keywords=tuple(node.keywords),
             inherited_keywords=(parent.inherited_keywords + parent.keywords) if parent else (),
             title_patterns=tuple(re.compile(p) for p in node.title_patterns),
-            exclude=tuple(node.exclude) + ((parent.exclude if parent else ())),
+            exclude=tuple(node.exclude) + (parent.exclude if parent else ()),
             requires=tuple(node.requires) or (parent.requires if parent else ()),
-            retention_rules=tuple(node.retention_rules) + ((parent.retention_rules if parent else ())),
+            retention_rules=tuple(node.retention_rules) + (parent.retention_rules if parent else ()),
         )
         out[code] = cls
         for n, child in enumerate(node.children):

@@ -1,7 +1,7 @@
 """Catalog store: SQLAlchemy 2 + Alembic; SQLite (WAL) embedded, PostgreSQL-ready."""
 
 from pipeline.store.catalog import Catalog, StatusCounts, record_event
-from pipeline.store.db import Database, migrate
+from pipeline.store.db import Database, migrate, must_get
 from pipeline.store.models import (
     AccessRegisterEntry,
     ArchivalCounter,
@@ -21,6 +21,7 @@ from pipeline.store.models import (
 
 __all__ = [
     "AccessRegisterEntry", "ArchivalCounter", "AuditEntry", "Catalog", "ClassifierModel", "Database", "Event",
-    "Item", "ItemState", "Page", "QuarantinedFile", "ReviewState", "SourceFile", "StatusCounts", "User", "Volume", "VolumeState",
-    "migrate", "record_event",
+    "Item", "ItemState", "Page", "QuarantinedFile", "ReviewState", "SourceFile", "StatusCounts", "User", "Volume",
+    "VolumeState",
+    "migrate", "must_get", "record_event",
 ]

@@ -6,11 +6,12 @@ catalog at a clean boundary between two steps.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.domain import PageDocument
@@ -116,11 +117,12 @@ class Catalog:
             )
             if item_id is None:
                 return None
-            claimed = s.execute(
+            # Session.execute is typed as returning Result; an UPDATE gives a CursorResult.
+            claimed = cast("CursorResult[Any]", s.execute(
                 update(Item)
                 .where(Item.id == item_id, Item.state == ItemState.QUEUED)
                 .values(state=ItemState.PROCESSING, worker=worker, attempts=Item.attempts + 1)
-            ).rowcount
+            )).rowcount
             return item_id if claimed == 1 else None
 
     def items_in_state(self, state: str, limit: int = 100) -> list[int]:
@@ -132,22 +134,24 @@ class Catalog:
     def failed_items(self, limit: int = 50) -> list[tuple[int, str, str | None]]:
         """Items that failed every attempt: (id, label, last error), newest first."""
         with self.db.session() as s:
-            return [tuple(r) for r in s.execute(
+            return [(item_id, label, error) for item_id, label, error in s.execute(
                 select(Item.id, Item.label, Item.last_error).where(Item.state == ItemState.FAILED)
                 .order_by(Item.updated_at.desc()).limit(limit))]
 
     def retry(self, item_id: int, agent: str) -> bool:
         """Put a failed item back in the queue for a fresh set of attempts."""
         with self.db.session() as s:
-            done = s.execute(update(Item).where(Item.id == item_id, Item.state == ItemState.FAILED)
-                             .values(state=ItemState.QUEUED, attempts=0)).rowcount == 1
+            # Session.execute is typed as returning Result; an UPDATE gives a CursorResult.
+            done = cast("CursorResult[Any]", s.execute(
+                update(Item).where(Item.id == item_id, Item.state == ItemState.FAILED)
+                .values(state=ItemState.QUEUED, attempts=0))).rowcount == 1
             if done:
                 record_event(s, "item", item_id, "requeued", detail={"why": "retry requested"}, agent=agent)
             return done
 
     def recent_quarantine(self, limit: int = 20) -> list[tuple[str, str, datetime]]:
         with self.db.session() as s:
-            return [tuple(r) for r in s.execute(
+            return [(name, reason, at) for name, reason, at in s.execute(
                 select(QuarantinedFile.original_name, QuarantinedFile.reason, QuarantinedFile.quarantined_at)
                 .order_by(QuarantinedFile.id.desc()).limit(limit))]
 
@@ -201,7 +205,7 @@ class Catalog:
             pages_done = s.scalar(
                 select(func.count()).select_from(Page).join(Item).where(Item.state == ItemState.DONE)
             ) or 0
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             window = (
                 select(Page.id, Event.occurred_at).join(
                     Event, (Event.object_type == "item") & (Event.object_id == Page.item_id))
@@ -209,20 +213,23 @@ class Catalog:
                 .subquery()
             )
             recent, first = s.execute(select(func.count(), func.min(window.c.occurred_at))).one()
-            review = s.scalar(select(func.count()).select_from(Item).where(Item.review_state == ReviewState.PENDING)) or 0
+            review = s.scalar(select(func.count()).select_from(Item)
+                              .where(Item.review_state == ReviewState.PENDING)) or 0
             open_volumes = s.scalar(select(func.count()).select_from(Volume)
                                     .where(Volume.state == VolumeState.PRE_VOLUME)) or 0
             quality: dict[str, int] = {}
             for flags, count in s.execute(
-                select(Page.quality_flags, func.count()).where(Page.quality_flags.is_not(None), Page.quality_flags != "")
+                select(Page.quality_flags, func.count())
+                .where(Page.quality_flags.is_not(None), Page.quality_flags != "")
                 .group_by(Page.quality_flags)
             ):
+                assert flags is not None  # the query leaves out pages without flags
                 for flag in flags.split():
                     quality[flag] = quality.get(flag, 0) + count
         # Rate over the part of the last 10 minutes that saw work, at least one minute.
         minutes = 1.0
         if first is not None:
-            first = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
+            first = first if first.tzinfo else first.replace(tzinfo=UTC)
             minutes = max(1.0, (now - first).total_seconds() / 60)
         return StatusCounts(by_state, quarantined, pages_done, recent / minutes, dict(sorted(quality.items())),
                             review, open_volumes)
@@ -252,7 +259,8 @@ class Catalog:
                 .where(Page.quality_flags.is_not(None), Page.quality_flags != "")
                 .order_by(Page.id.desc()).limit(limit)
             ).all()
-        return [(code or label, page_no, flags) for code, label, page_no, flags in rows]
+        # flags is never None: the query leaves out pages without any.
+        return [(code or label, page_no, flags or "") for code, label, page_no, flags in rows]
 
     def count_pages(self, state: str = ItemState.DONE) -> int:
         with self.db.session() as s:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -13,6 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _READ_ONLY = "dangan_read_only"  # execution option of Database.reading's connections
+
+_Row = TypeVar("_Row")
+
+
+def must_get(session: Session, model: type[_Row], ident: Any, **options: Any) -> _Row:
+    """``session.get`` for a row that must exist (an id just claimed, or read from the
+    catalog): the row, or a LookupError naming the model and the id, never None."""
+    row = session.get(model, ident, **options)
+    if row is None:
+        raise LookupError(f"no {model.__name__} with id {ident!r} in the catalog")
+    return row
 
 
 def make_engine(url: str) -> Engine:

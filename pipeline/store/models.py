@@ -6,7 +6,7 @@ embedded SQLite without a schema change. The search index is a cache of this.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -88,7 +88,7 @@ class Volume(Base):
     pdf_path: Mapped[str | None] = mapped_column(Text)
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
 
-    items: Mapped[list["Item"]] = relationship(back_populates="volume", order_by="Item.position_in_volume")
+    items: Mapped[list[Item]] = relationship(back_populates="volume", order_by="Item.position_in_volume")
 
 
 class ReviewState:
@@ -162,8 +162,8 @@ class Item(Base):
     position_in_volume: Mapped[int | None] = mapped_column(Integer)
     volume: Mapped[Volume | None] = relationship(back_populates="items")
 
-    sources: Mapped[list["SourceFile"]] = relationship(back_populates="item", order_by="SourceFile.position")
-    pages: Mapped[list["Page"]] = relationship(back_populates="item", order_by="Page.page_no")
+    sources: Mapped[list[SourceFile]] = relationship(back_populates="item", order_by="SourceFile.position")
+    pages: Mapped[list[Page]] = relationship(back_populates="item", order_by="Page.page_no")
 
 
 class SourceFile(Base):

@@ -76,7 +76,9 @@ class SessionCodec:
 
 
 def csrf_ok(session: Session, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(session.csrf, token)
+    if not token:
+        return False
+    return hmac.compare_digest(session.csrf, token)
 
 
 class QueryCodec:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -18,8 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from pipeline.text import normalize
+from pipeline.domain import OcrPage
 from pipeline.store import Database, Item, Page
+from pipeline.text import normalize
 
 
 @dataclass(frozen=True)
@@ -101,30 +101,32 @@ def thumbnail(image: Path, cache: Path, width: int = THUMB_WIDTH) -> Path | None
 
 def page_geometry(page: Page, query: str) -> PageGeometry:
     layout = _layout(page)
-    return PageGeometry(int(layout.get("width") or page.width or 1), int(layout.get("height") or page.height or 1),
-                        tuple(hit_boxes(layout, query)))
+    if layout is None:
+        return PageGeometry(int(page.width or 1), int(page.height or 1), ())
+    return PageGeometry(layout.width, layout.height, tuple(hit_boxes(layout, query)))
 
 
-def _layout(page: Page) -> dict:
+def _layout(page: Page) -> OcrPage | None:
+    """The page's OCR result as the worker wrote it; None when missing or unreadable."""
     try:
-        return json.loads(Path(page.ocr_layout_path).read_text(encoding="utf-8")) if page.ocr_layout_path else {}
+        return OcrPage.from_json(Path(page.ocr_layout_path).read_bytes()) if page.ocr_layout_path else None
     except (OSError, ValueError):
-        return {}
+        return None
 
 
-def hit_boxes(layout: dict, query: str) -> list[tuple[float, float, float, float]]:
+def hit_boxes(layout: OcrPage, query: str) -> list[tuple[float, float, float, float]]:
     """Rectangles around every occurrence of each query term, from the per-character OCR boxes."""
     terms = [normalize(t) for t in query.replace('"', " ").split() if normalize(t)]
     boxes = []
-    for line in layout.get("lines", []):
-        words = line.get("words") or []
-        text = normalize("".join(w["text"] for w in words))
-        if len(text) != len(words):  # not one box per character: no reliable position
+    for line in layout.lines:
+        chars = line.words
+        text = normalize("".join(w.text for w in chars))
+        if len(text) != len(chars):  # not one box per character: no reliable position
             continue
         for term in terms:
             start = text.find(term)
             while start >= 0:
-                points = [p for w in words[start:start + len(term)] for p in w["box"]]
+                points = [p for w in chars[start:start + len(term)] for p in w.box]
                 xs, ys = [p[0] for p in points], [p[1] for p in points]
                 boxes.append((min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
                 start = text.find(term, start + 1)

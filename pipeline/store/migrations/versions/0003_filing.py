@@ -5,16 +5,15 @@ Revises: 0002
 Create Date: 2026-11-22
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
 
-ITEM_COLUMNS = [
+ITEM_COLUMNS: list[sa.Column] = [
     sa.Column('class_code', sa.String(64), nullable=True),
     sa.Column('class_name', sa.Text(), nullable=True),
     sa.Column('confidence', sa.Float(), nullable=True),
@@ -32,7 +31,7 @@ ITEM_COLUMNS = [
     sa.Column('sensitive', sa.String(128), nullable=True),
 ]
 
-VOLUME_COLUMNS = [
+VOLUME_COLUMNS: list[sa.Column] = [
     sa.Column('volume_key', sa.String(160), nullable=True),
     sa.Column('class_code', sa.String(64), nullable=True),
     sa.Column('org', sa.String(32), nullable=True),

@@ -6,9 +6,8 @@ Revises: 0005
 Create Date: 2026-12-07
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0006'
 down_revision = '0005'

@@ -10,14 +10,14 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 from rich.table import Table
 
-from pipeline.cli_common import _settings, console, err
+from pipeline.cli.common import console, current_user, err, fail, load_cli_settings
 
 user_app = typer.Typer(no_args_is_help=True, help="Accounts for the web UI: add, list, passwd, disable.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log: verify, list.")
@@ -27,15 +27,11 @@ PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="Read the password
 
 
 def _access():
-    from pipeline.store import Database
     from pipeline.access import Access
+    from pipeline.store import Database
 
-    s = _settings()
+    s = load_cli_settings()
     return Access.open(Database(s.db_url), s.home)
-
-
-def _me() -> str:
-    return getpass.getuser()
 
 
 def _password(from_stdin: bool) -> str:
@@ -54,14 +50,13 @@ def _run(action) -> Any:
     try:
         return action()
     except AccessError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1)
+        fail(exc)
 
 
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone().isoformat(timespec="seconds")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone().isoformat(timespec="seconds")
 
 
 def _dump(rows: list[dict]) -> None:
@@ -81,7 +76,7 @@ def user_add(
     """Add an account (password at least 10 characters)."""
     access = _access()
     password = _password(password_stdin)
-    _run(lambda: access.users.create(username, password, role, by=_me(), display_name=display_name))
+    _run(lambda: access.users.create(username, password, role, by=current_user(), display_name=display_name))
     console.print(f"user {username} added ({' '.join(role)})")
 
 
@@ -109,14 +104,14 @@ def user_passwd(username: str = typer.Argument(...), password_stdin: bool = PASS
     """Set a new password (also lifts a lockout)."""
     access = _access()
     password = _password(password_stdin)
-    _run(lambda: access.users.set_password(username, password, by=_me()))
+    _run(lambda: access.users.set_password(username, password, by=current_user()))
     console.print(f"password of {username} changed")
 
 
 @user_app.command("disable")
 def user_disable(username: str = typer.Argument(...)) -> None:
     """Disable an account; it is kept, since the audit log and the register name it."""
-    _run(lambda: _access().users.deactivate(username, by=_me()))
+    _run(lambda: _access().users.deactivate(username, by=current_user()))
     console.print(f"user {username} disabled")
 
 
@@ -151,7 +146,7 @@ def audit_list(
     detail: dict[str, Any] = {"what": "audit-log", "limit": limit}
     if number:
         detail["number"] = mask_query(number)
-    log.append(_me(), "view", query=number, detail=detail)
+    log.append(current_user(), "view", query=number, detail=detail)
     rows = [{"id": e.id, "occurred_at": _when(e.occurred_at), "user": e.user, "action": e.action, "query": e.query,
              "items": e.items, "detail": e.detail, "entry_hash": e.entry_hash} for e in entries]
     if as_json:
@@ -161,8 +156,9 @@ def audit_list(
     for col in ("#", "time", "user", "action", "query", "items", "detail"):
         table.add_column(col)
     for r in rows:
+        details = json.dumps(r["detail"], ensure_ascii=False) if r["detail"] else ""
         table.add_row(str(r["id"]), r["occurred_at"], r["user"], r["action"], r["query"] or "",
-                      "、".join(map(str, r["items"])), json.dumps(r["detail"], ensure_ascii=False) if r["detail"] else "")
+                      "、".join(map(str, r["items"])), details)
     console.print(table)
 
 
@@ -184,7 +180,7 @@ def register_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Register entries, newest first (ID and phone numbers masked; this lookup is logged)."""
-    entries = _access().register.find(by=_me(), query=query, limit=limit)
+    entries = _access().register.find(by=current_user(), query=query, limit=limit)
     rows = _register_rows(entries)
     if as_json:
         _dump(rows)
@@ -205,12 +201,6 @@ def register_export(
 ) -> None:
     """Write the register (or the entries matching --query) to XLSX with Chinese headers."""
     register = _access().register
-    entries = register.find(by=_me(), query=query, limit=1_000_000)
-    register.export_xlsx(out, list(reversed(entries)), by=_me())  # oldest first, as in a paper register
+    entries = register.find(by=current_user(), query=query, limit=1_000_000)
+    register.export_xlsx(out, list(reversed(entries)), by=current_user())  # oldest first, as in a paper register
     console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} → {out}")
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(user_app, name="user")
-    app.add_typer(audit_app, name="audit")
-    app.add_typer(register_app, name="register")

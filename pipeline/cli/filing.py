@@ -6,7 +6,6 @@ recorded with who and when (``--user``, default: the login name).
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from dataclasses import asdict
@@ -17,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline.cli_common import _progress, _settings, console, err, shown
+from pipeline.cli.common import console, current_user, err, fail, load_cli_settings, progress_bar, shown
 
 volume_app = typer.Typer(no_args_is_help=True, help="Volumes (案卷): list, show, add, reorder, finalise, build.")
 taxonomy_app = typer.Typer(no_args_is_help=True, help="The filing scheme (分类方案) and retention table.")
@@ -25,26 +24,17 @@ taxonomy_app = typer.Typer(no_args_is_help=True, help="The filing scheme (分类
 USER = typer.Option(None, "--user", "-u", help="Who decides (recorded); default: the login name.")
 
 
-def _user(user: str | None) -> str:
-    return user or getpass.getuser()
-
-
 def _desk():
     from pipeline.filing.desk import FilingDesk
     from pipeline.scheme.taxonomy import TaxonomyError
     from pipeline.store import Database
 
-    s = _settings()
+    s = load_cli_settings()
     try:
         return FilingDesk(s, Database(s.db_url))
     except TaxonomyError as exc:
         err.print(f"[red]filing scheme error:[/red] {exc}")
-        raise typer.Exit(2)
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[red]{exc}[/red]")
-    raise typer.Exit(1)
+        raise typer.Exit(2) from None
 
 
 # ── review queue and classes ─────────────────────────────────────
@@ -65,8 +55,8 @@ def review(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Opt
     for e in queue:
         why = "; ".join(f"{ev['source']}: {'、'.join(ev['terms'])}" if ev.get("terms") else ev["detail"]
                         for ev in e.evidence[:3])
-        table.add_row(str(e.item_id), escape(f"{shown(e.title)}\n{shown(e.label)}"), f"{e.class_code or '—'}\n{e.class_name or ''}",
-                      f"{e.confidence or 0:.2f}", why)
+        table.add_row(str(e.item_id), escape(f"{shown(e.title)}\n{shown(e.label)}"),
+                      f"{e.class_code or '—'}\n{e.class_name or ''}", f"{e.confidence or 0:.2f}", why)
     console.print(table)
     if queue:
         console.print("decide with: dangan classify ITEM --confirm | --set CLASS")
@@ -80,15 +70,15 @@ def classify(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show an item's classification, or decide it (--set CLASS / --confirm)."""
-    from pipeline.text import mask
     from pipeline.filing import FilingError
+    from pipeline.text import mask
 
     desk = _desk()
     if set_class or confirm:
         try:
-            decided = desk.set_class(item, set_class, _user(user))
+            decided = desk.set_class(item, set_class, current_user(user))
         except (FilingError, KeyError) as exc:
-            _fail(exc)
+            fail(exc)
         console.print(f"item {item}: {decided.class_code} {decided.class_name} "
                       f"({decided.review_state} by {decided.reviewed_by}); "
                       + (f"档号 {decided.archival_code}" if decided.archival_code
@@ -97,7 +87,7 @@ def classify(
     try:
         row, _text, _first = desk.store.item_text(item)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     description = dict(row.description or {})
     # Masked as the access register masks them: this output ends up in terminals and logs.
     description["id_numbers"] = [{**i, "value": mask(i["value"])} for i in description.get("id_numbers", [])]
@@ -126,7 +116,7 @@ def train() -> None:
     try:
         report = _desk().train()
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"trained on {report.samples} confirmed item(s), {len(report.classes)} class(es); "
                   f"{report.path} sha256 {report.sha256[:16]}…")
 
@@ -138,9 +128,9 @@ def renumber(item: int = typer.Argument(...), reason: str = typer.Option(..., "-
 
     desk = _desk()
     try:
-        old, new = desk.store.renumber(item, reason, _user(user), agent=desk.agent)
+        old, new = desk.store.renumber(item, reason, current_user(user), agent=desk.agent)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     desk._after_numbering([item])
     console.print(f"item {item}: {old} → {new}")
 
@@ -179,7 +169,7 @@ def volume_show(key: str, as_json: bool = typer.Option(False, "--json")) -> None
     try:
         v = _desk().store.volume(key)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         sys.stdout.write(json.dumps(_volume_json(v), ensure_ascii=False) + "\n")
         return
@@ -200,9 +190,9 @@ def volume_add(item: int, key: str, user: Optional[str] = USER) -> None:
 
     desk = _desk()
     try:
-        v = desk.store.add(item, key, _user(user), agent=desk.agent)
+        v = desk.store.add(item, key, current_user(user), agent=desk.agent)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"item {item} → {v.key}, position {next(m.position for m in v.members if m.item_id == item)}")
 
 
@@ -213,9 +203,9 @@ def volume_move(key: str, item: int, position: int, user: Optional[str] = USER) 
 
     desk = _desk()
     try:
-        v = desk.store.move(key, item, position, _user(user), agent=desk.agent)
+        v = desk.store.move(key, item, position, current_user(user), agent=desk.agent)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(" ".join(f"{m.position}:{m.item_id}" for m in v.members))
 
 
@@ -226,9 +216,9 @@ def volume_finalize(key: str, user: Optional[str] = USER,
     from pipeline.filing import FilingError
 
     try:
-        v = _desk().finalize(key, _user(user), checked_by)
+        v = _desk().finalize(key, current_user(user), checked_by)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{v.key}: {v.archival_code}, {len(v.members)} item(s), {v.page_count} page(s)")
 
 
@@ -240,7 +230,7 @@ def volume_build(key: str) -> None:
     try:
         v, built = _desk().build_volume(key)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{v.archival_code}: {built.pdf_path} ({built.page_count} pages, "
                   f"{built.numbered_pages} numbered) sha256 {built.sha256[:16]}…")
 
@@ -253,7 +243,7 @@ def labels(out: Path = typer.Argument(..., help="PDF to write"),
     try:
         path = _desk().labels(volumes or [], out)
     except FilingError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"labels: {path}")
 
 
@@ -267,11 +257,12 @@ def export(
     year: Optional[int] = typer.Option(None, "--year"),
 ) -> None:
     """The bureau deliverable as a BagIt bag (masters 档号-流水号, PDF/A, catalogues, metadata, SHA-256)."""
-    from pipeline.archive.export import export_fonds, verify_export
+    from pipeline.archive.bag import verify_export
+    from pipeline.archive.export import export_fonds
 
     if target[0] == "verify":
         if len(target) != 2:
-            _fail(ValueError("usage: dangan export verify OUT"))
+            fail(ValueError("usage: dangan export verify OUT"))
         problems = verify_export(Path(target[1]))
         for p in problems:
             err.print(f"[red]{p}[/red]")
@@ -280,9 +271,9 @@ def export(
         console.print(f"{target[1]}: every file matches its SHA-256; the bag is complete")
         return
     if len(target) != 1:
-        _fail(ValueError("usage: dangan export --fonds F [--year Y] OUT"))
+        fail(ValueError("usage: dangan export --fonds F [--year Y] OUT"))
     desk = _desk()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("export", total=None)
         try:
             report = export_fonds(desk.db, fonds or desk.settings.classify.fonds, Path(target[0]), year=year,
@@ -290,7 +281,7 @@ def export(
                                   build_volume=lambda vid: desk.build_volume(str(vid))[1].pdf_path)
         except (ValueError, OSError) as exc:
             progress.stop()
-            _fail(exc)
+            fail(exc)
     for reason in report.skipped:
         err.print(f"[yellow]left out[/yellow] {reason}")
     console.print(f"{report.out_dir}: {report.items} item(s), {report.volumes} volume(s), {report.pages} page(s), "
@@ -301,15 +292,17 @@ def export(
 
 
 @taxonomy_app.command("check")
-def taxonomy_check(path: Optional[Path] = typer.Argument(None, help="Scheme file (default: classify.taxonomy)")) -> None:
+def taxonomy_check(
+    path: Optional[Path] = typer.Argument(None, help="Scheme file (default: classify.taxonomy)"),
+) -> None:
     """Validate a filing scheme file; errors name the class and the key."""
     from pipeline.scheme.taxonomy import TaxonomyError, load_taxonomy
 
-    path = path or _settings().classify.taxonomy
+    path = path or load_cli_settings().classify.taxonomy
     try:
         t = load_taxonomy(path)
     except TaxonomyError as exc:
-        _fail(exc)
+        fail(exc)
     volumes = sorted({c.volume_class for c in t.leaves if c.volume_class})
     console.print(f"{path}: {t.name} ({t.status}); {len(t.classes)} classes, {len(t.leaves)} leaf classes, "
                   f"volume classes {', '.join(volumes) or 'none'}")
@@ -320,17 +313,10 @@ def taxonomy_show() -> None:
     """The leaf classes items are filed into, with retention and unit."""
     from pipeline.scheme.taxonomy import load_taxonomy
 
-    t = load_taxonomy(_settings().classify.taxonomy)
+    t = load_taxonomy(load_cli_settings().classify.taxonomy)
     table = Table(title=t.name)
     for col in ("class", "name", "门类", "保管期限", "unit"):
         table.add_column(col)
     for c in t.leaves:
         table.add_row(c.code, c.full_name, c.category, t.retention_name(c.retention), c.unit)
     console.print(table)
-
-
-def register(app: typer.Typer) -> None:
-    for command in (review, classify, train, renumber, labels, export):
-        app.command()(command)
-    app.add_typer(volume_app, name="volume")
-    app.add_typer(taxonomy_app, name="taxonomy")
