@@ -16,6 +16,8 @@ is, what an ID number is and how it is hidden:
 * **ID numbers** (居民身份证号码, GB 11643-1999): the check digit, the form a register keeps,
   and the masks every display uses (first 6 and last 4 kept; phones 3 + 4; labelled birth
   dates' digits).
+* **Terminal-safe text** (:func:`printable`): control characters of a file name or OCR line
+  written as escapes before they reach a terminal or a log.
 """
 
 from __future__ import annotations
@@ -63,12 +65,13 @@ def join_han_spaces(text: str, spaces: str = " \t\u3000") -> str:
     return re.sub(rf"(?<=[{HAN}])[{spaces}]+(?=[{HAN}])", "", text)
 
 
-def han_space_runs(text: str) -> int:
-    """Number of whitespace runs (not line breaks) between two Han characters."""
-    return len(_HAN_SPACE.findall(text))
-
-
 _HAN_SPACE = re.compile(f"(?<=[{HAN}])[^\\S\\n]+(?=[{HAN}])")
+
+
+def han_space_runs(text: str) -> int:
+    """Number of whitespace runs (not line breaks) between two Han characters (a PDF text
+    layer that splits words there fails a search for them)."""
+    return len(_HAN_SPACE.findall(text))
 
 
 def printable(text: str, keep: str = "") -> str:

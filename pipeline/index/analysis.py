@@ -4,23 +4,11 @@ Tokenisation happens here, in the application, not inside the engine: every
 backend indexes the same whitespace-separated token streams, so tantivy and
 Whoosh give the same answers and switching engines never changes recall.
 
-Pipeline (research/search-engines.md §2.3: each step was measured to matter):
-
-1. NFKC per character (full-width digits/letters, ideographic space → ASCII).
-2. Re-join what OCR split: whitespace between two Han characters and inside
-   digit runs is removed ("张 伟" → "张伟", "6101 02…" → "610102…"), and so
-   are the separators of an ID number written in groups
-   ("360122-19720808-4563", ``.``, ``/``, ``_``: exactly 18 characters once joined).
-3. Traditional → Simplified, character by character with OpenCC's t2s table.
-   Character level (not phrase level) on purpose: query and page are converted
-   independently, and a context-dependent phrase table could convert the same
-   name differently in the two (OpenCC's phrase table turns 沈靜 into 沉静).
-4. Letter → digit repair inside 18-character ID-like runs (O→0, l/I→1, S→5,
-   B→8, Z→2) — OCR confuses these in ID numbers.
-5. ASCII lower-casing.
-
-Every step keeps a per-character map back to the original text, so snippets
-can highlight and mask the *original* OCR text (see snippets.py).
+Normalisation (research/search-engines.md §2.3: each step was measured to matter) is
+:func:`pipeline.text.normalize`, shared with snippets, classification and the viewer: NFKC,
+OCR-split words and grouped ID numbers re-joined, Traditional → Simplified character by
+character, letter → digit repair inside ID-like runs, ASCII lower-casing; its offset map lets
+snippets highlight and mask the *original* OCR text (see snippets.py).
 
 Tokens: a Han run of n characters gives n unigrams and n-1 bigrams (a 1-char
 run also goes into the bigram stream as itself); an ASCII/other letter-digit
