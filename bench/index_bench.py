@@ -413,7 +413,7 @@ def print_report(r: dict) -> None:
             f"{v['index_bytes'] / 1e6:>9.1f} {ratio(v['index_bytes'], ix[base]['index_bytes']):>8} "
             f"{v['bytes_per_page']:>8} {v['count']:>8}"
         )
-    print("\nqueries (top 10 via SearchIndex.search, snippets included), ms")
+    print("\nqueries (top 10, exact matches, via pipeline.index.search; snippets included), ms")
     print(f"{'type':<8} {'backend':<9} {'n':>4} {'p50':>9} {'×base':>8} {'p95':>9} {'×base':>8} {'R@10':>6} {'×base':>7}")
     q = r["queries"]
     for qtype in sorted(q[base]):
