@@ -23,7 +23,6 @@ Lock order on PostgreSQL: a transaction that writes an audit entry takes the aud
 last, after any register counter or user row, so concurrent writers cannot deadlock.
 """
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass

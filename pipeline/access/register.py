@@ -18,9 +18,7 @@ from sqlalchemy import or_, select
 
 from pipeline.store.catalog import next_number
 from pipeline.store.db import Database
-from pipeline.store.models import (
-    AccessRegisterEntry,
-)
+from pipeline.store.models import AccessRegisterEntry
 from pipeline.text import is_valid_id_number, mask, normalise_id_number
 
 from .audit import AuditLog, audit, date_range

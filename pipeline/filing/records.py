@@ -9,9 +9,7 @@ from datetime import datetime
 
 from pipeline.domain import Evidence, ItemMetadata
 from pipeline.scheme.taxonomy import Taxonomy
-from pipeline.store.models import (
-    Item,
-)
+from pipeline.store.models import Item
 
 RETENTION_RANK = {"Y": 3, "C": 2, "D30": 2, "D10": 1, "D": 1}  # longest wins for a volume
 VOLUME_TITLES = {  # 案卷题名 by how the volume is keyed
