@@ -36,6 +36,7 @@ from seed_sentences import SEED_SENTENCES  # noqa: E402
 
 from pipeline.domain import PageDocument  # noqa: E402
 from pipeline.index import BACKENDS, open_index, search  # noqa: E402
+from pipeline.text import id_check_digit  # noqa: E402
 
 # ───────────────────────────── vocabulary ─────────────────────────────
 
@@ -68,12 +69,6 @@ for _a, _b in CONFUSABLE_PAIRS:
     CONFUSABLE.setdefault(_a, _b)
     CONFUSABLE.setdefault(_b, _a)
 ID_LETTERS = {"0": "O", "1": "l", "5": "S", "8": "B", "2": "Z"}
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_check_digit(first17: str) -> str:
-    """ISO 7064 MOD 11-2 check character of a mainland resident ID."""
-    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS)) % 11]
 
 
 # ───────────────────────────── generator ─────────────────────────────

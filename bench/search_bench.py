@@ -42,17 +42,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from index_bench import (  # noqa: E402
     EDUCATION, GIVEN_CHARS, HEALTH, OLD_GIVEN, REASONS, REGIONS, RELATIONS, SURNAME_WEIGHTS, SURNAMES,
-    TOWNSHIPS, VILLAGE_ROOTS, dir_size, id_check_digit, pct,
+    TOWNSHIPS, VILLAGE_ROOTS, dir_size, pct,
 )
 from seed_sentences import SEED_SENTENCES  # noqa: E402
 
 from bench.report import write_report  # noqa: E402
 
-from pipeline.scheme.taxonomy import load_taxonomy  # noqa: E402
 from pipeline.domain import PageDocument  # noqa: E402
 from pipeline.index import needs_rebuild, open_index, search  # noqa: E402
 from pipeline.index.confusion import lookalikes  # noqa: E402
-from pipeline.text import mask  # noqa: E402
+from pipeline.scheme.taxonomy import load_taxonomy  # noqa: E402
+from pipeline.text import id_check_digit, mask  # noqa: E402
 
 FONDS = ("J117", "J118", "J119", "J120")
 ID_LETTERS = {"0": "O", "1": "l", "5": "S", "8": "B", "2": "Z"}

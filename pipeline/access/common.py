@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from pipeline.store.models import utcnow
+from pipeline.store.models import as_utc, utcnow
 
 
 class AccessError(ValueError):
@@ -12,7 +12,5 @@ class AccessError(ValueError):
 
 
 def utc(moment: datetime | None) -> datetime:
-    """UTC with microseconds; SQLite gives naive datetimes back, and they are UTC."""
-    if moment is None:
-        return utcnow()
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """``moment`` (a parameter, or a time read from the catalog) in UTC; now when not given."""
+    return utcnow() if moment is None else as_utc(moment)

@@ -48,7 +48,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from PIL import Image
@@ -58,7 +58,7 @@ from sqlalchemy.orm import selectinload
 from pipeline import __version__
 from pipeline.fileio import CHUNK, fsync_dir, safe_name, sha256_file
 from pipeline.store.db import Database
-from pipeline.store.models import Item, ReviewState, SourceFile, Volume, VolumeState
+from pipeline.store.models import Item, ReviewState, SourceFile, Volume, VolumeState, as_utc
 
 from .bag import TAG_FILES, manifest
 from .tables import Table, write_csv, write_xlsx, write_xml
@@ -285,9 +285,7 @@ def _image_facts(master: Path, original: Path | None) -> tuple[tuple[int, int] |
 def _iso(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    if moment.tzinfo is None:  # SQLite drops the zone; the catalog stores UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat(timespec="seconds")
+    return as_utc(moment).isoformat(timespec="seconds")
 
 
 def _operations(raw: str | None) -> str:

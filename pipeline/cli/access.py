@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -56,7 +56,9 @@ def _run(action) -> Any:
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone().isoformat(timespec="seconds")
+    from pipeline.store.models import as_utc  # loaded with the catalog, not at CLI start-up
+
+    return as_utc(moment).astimezone().isoformat(timespec="seconds")
 
 
 def _dump(rows: list[dict]) -> None:

@@ -27,6 +27,7 @@ from pipeline.store.models import (
     ServiceStatus,
     Volume,
     VolumeState,
+    as_utc,
     utcnow,
 )
 
@@ -229,8 +230,7 @@ class Catalog:
         # Rate over the part of the last 10 minutes that saw work, at least one minute.
         minutes = 1.0
         if first is not None:
-            first = first if first.tzinfo else first.replace(tzinfo=UTC)
-            minutes = max(1.0, (now - first).total_seconds() / 60)
+            minutes = max(1.0, (now - as_utc(first)).total_seconds() / 60)
         return StatusCounts(by_state, quarantined, pages_done, recent / minutes, dict(sorted(quality.items())),
                             review, open_volumes)
 

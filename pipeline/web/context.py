@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +23,7 @@ from pipeline.config import Settings
 from pipeline.filing.desk import FilingDesk
 from pipeline.index import SharedIndex
 from pipeline.store import Catalog, Database
-from pipeline.store.models import utcnow
+from pipeline.store.models import as_utc, utcnow
 from pipeline.web.present import MAX_OFFSET, SearchForm, highlight, shown
 from pipeline.web.security import SESSION_SECONDS, QueryCodec, SessionCodec, load_secret
 
@@ -104,7 +103,7 @@ class WebContext:
         entry = self.access.register.entry(reg)
         if entry is None:
             return None
-        fresh = (utcnow() - _aware(entry.created_at)).total_seconds() < SESSION_SECONDS
+        fresh = (utcnow() - as_utc(entry.created_at)).total_seconds() < SESSION_SECONDS
         return entry if fresh and entry.clerk == request.state.user.username else None
 
 
@@ -114,7 +113,3 @@ async def web_context(request: Request) -> WebContext:
 
 
 Ctx = Annotated[WebContext, Depends(web_context)]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
