@@ -12,17 +12,11 @@ import copy
 import logging
 import sys
 
-
-def _mask(text: str) -> str:
-    from pipeline.text import mask_private_numbers  # loaded on the first log line
-
-    return mask_private_numbers(text)
+from pipeline.text import mask_private_numbers, printable
 
 
 def _one_line(text: str) -> str:
     """Control characters (ESC, CR, LF …) written as escapes; a tab stays."""
-    from pipeline.text import printable
-
     return printable(text, keep="\t")
 
 
@@ -33,7 +27,7 @@ class PrivateDataFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = _mask(_one_line(record.msg))
+            record.msg = mask_private_numbers(_one_line(record.msg))
         if isinstance(record.args, tuple):
             record.args = tuple(_clean(a) for a in record.args)
         elif isinstance(record.args, dict):
@@ -41,9 +35,9 @@ class PrivateDataFilter(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = _mask(record.exc_text)
+            record.exc_text = mask_private_numbers(record.exc_text)
         if record.stack_info:
-            record.stack_info = _mask(record.stack_info)
+            record.stack_info = mask_private_numbers(record.stack_info)
         return True
 
 
@@ -51,7 +45,7 @@ def _clean(value):
     """A log argument: text masked and on one line; paths and exceptions too (they print a name)."""
     if isinstance(value, (str, bytes, Exception)) or hasattr(value, "__fspath__"):
         text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
-        return _mask(_one_line(text))
+        return mask_private_numbers(_one_line(text))
     return value
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.text import mask_private_numbers, printable
 
 __all__ = ["console", "current_user", "err", "fail", "load_cli_settings", "progress_bar", "setup_logging", "shown"]
 
@@ -40,8 +41,6 @@ def setup_logging(verbose: bool) -> None:
 def shown(text: str | None) -> str:
     """A file name, title or reason for a terminal: personal numbers masked (as snippets
     are), no escape sequences or line breaks a file name could smuggle in."""
-    from pipeline.text import mask_private_numbers, printable
-
     return printable(mask_private_numbers(text or ""))
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.domain import OcrPage, PageSource, PreparedPage
+from pipeline.imaging import file_dpi, load_image, ocr_copy, prepare_array, prepare_page_pixels
 
 from .reader import PageReader
 
@@ -68,8 +69,6 @@ def read_page(
     from here). Without ``prepare`` a file or pixels are read as they are (``dangan ocr
     --no-prepare``). Box coordinates refer to the prepared image.
     """
-    from pipeline.imaging import file_dpi, load_image, prepare_array, prepare_page_pixels
-
     if isinstance(page, PageSource):
         if work_dir is None:
             raise ValueError("a catalogued page needs a work_dir for its working copy")
@@ -91,8 +90,6 @@ def read_page(
 
 def _read(pixels: np.ndarray, reader: PageReader, rotation: int, angle: float, operations: tuple[str, ...],
           quality: tuple[str, ...], prepared: PreparedPage | None = None) -> PageReading:
-    from pipeline.imaging import ocr_copy
-
     ocr_pixels, seal_share = ocr_copy(pixels)
     ocr = reader.read(ocr_pixels)
     seal = (f"{SEAL_OPERATION} share {seal_share:.2%}",) if seal_share else ()

@@ -30,7 +30,7 @@ from pipeline.filing import FilingStore
 from pipeline.filing.desk import load_classifier
 from pipeline.ingest.pages import page_master
 from pipeline.ingest.probe import set_pixel_limit
-from pipeline.ocr.page import REVIEW_FLAG, SEAL_OPERATION
+from pipeline.ocr import REVIEW_FLAG, SEAL_OPERATION, PageReader, read_page
 from pipeline.store import Catalog, Database, Item, ItemState, Page, SourceFile, must_get, record_event
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,6 @@ class ItemProcessor:
     """Holds what a worker process loads once (OCR models) and processes items."""
 
     def __init__(self, settings: Settings, db: Database, worker: str) -> None:
-        from pipeline.ocr import PageReader
-
         self.settings = settings
         self.db = db
         self.catalog = Catalog(db)
@@ -224,7 +222,6 @@ class ItemProcessor:
 
     def process(self, item_id: int) -> None:
         from pipeline.archive.pdfa import build_pdfa, stamp_identity
-        from pipeline.ocr import read_page
 
         started = time.monotonic()
         with self.db.session() as s:
